@@ -1,0 +1,51 @@
+# gridcast — every target does its own set-up on a fresh machine (Python 3.11 and make are all it needs).
+PYTHON ?= python3.11
+VENV   := .venv
+PY     := $(VENV)/bin/python
+UV     := $(VENV)/bin/uv
+STAMP  := $(VENV)/.installed
+SPEC   ?= experiments/specs/demo.toml
+DEMO   := data/demo
+
+.PHONY: install forecast backtest demo-data test lint ui warmup clean
+
+$(VENV)/bin/python:
+	$(PYTHON) -m venv $(VENV)
+
+$(UV): $(VENV)/bin/python
+	$(VENV)/bin/pip install --quiet --disable-pip-version-check uv==0.13.9
+
+# requirements.lock is generated from pyproject.toml by `uv pip compile` (see README); hashes pin every wheel.
+$(STAMP): requirements.lock pyproject.toml | $(UV)
+	$(UV) pip install --quiet --python $(PY) --require-hashes -r requirements.lock
+	$(UV) pip install --quiet --python $(PY) --no-deps -e .
+	touch $(STAMP)
+
+install: $(STAMP)
+
+$(DEMO)/.complete: | $(STAMP)
+	$(VENV)/bin/gridcast demo-data --out $(DEMO)
+
+demo-data: $(DEMO)/.complete
+
+forecast: install demo-data
+	$(VENV)/bin/gridcast forecast --config $(SPEC)
+
+backtest: install demo-data
+	$(VENV)/bin/gridcast backtest --config $(SPEC)
+
+test: install
+	$(PY) -m pytest
+
+lint: install
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+ui: install
+	$(VENV)/bin/gridcast ui --config $(SPEC)
+
+warmup: install
+	$(VENV)/bin/gridcast warmup
+
+clean:
+	rm -rf out data/demo mlruns.db mlartifacts .pytest_cache
