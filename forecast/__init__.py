@@ -1,0 +1,38 @@
+"""Models, frame-level forecasts, backtests and metrics (numpy models apart from frame orchestration).
+
+This package never imports MLflow: tracking lives in :mod:`experiments`.
+"""
+
+from forecast.backtest import BacktestPlanError, Window, backtest, backtest_schedule
+from forecast.base import Forecaster, ForecastError, NotFittedError, Prediction
+from forecast.core import forecast_frame
+from forecast.exog import ExogProvider, LastValueProvider, OracleProvider
+from forecast.metrics import bias, evaluate, mae, mase, rmse
+from forecast.models import Sarimax, SeasonalNaive
+from forecast.registry import ModelSpecError, available_models, make_model, model_factory
+
+__all__ = [
+    "BacktestPlanError",
+    "ExogProvider",
+    "ForecastError",
+    "Forecaster",
+    "LastValueProvider",
+    "ModelSpecError",
+    "NotFittedError",
+    "OracleProvider",
+    "Prediction",
+    "Sarimax",
+    "SeasonalNaive",
+    "Window",
+    "available_models",
+    "backtest",
+    "backtest_schedule",
+    "bias",
+    "evaluate",
+    "forecast_frame",
+    "mae",
+    "make_model",
+    "mase",
+    "model_factory",
+    "rmse",
+]

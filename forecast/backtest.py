@@ -1,0 +1,180 @@
+"""Rolling-origin backtests: a schedule of windows first, then one forecast per window.
+
+Window ``w`` of ``n_windows`` (oldest first) on a series of ``n`` periods has its cutoff (the last period the
+model may see) at row ``n − h − step·(n_windows − 1 − w) − 1``, so the last window's test ends at the series'
+last period (statsforecast's convention). Windows overlap when ``step < h``. Each series is scheduled on its own
+grid, so series that end on different dates get different cutoffs; the ``cutoff`` column says which.
+
+No look-ahead is structural: each window calls :func:`forecast.core.forecast_frame` on the rows with
+``ds <= cutoff`` only, and the future exogenous values come from an :class:`~forecast.exog.ExogProvider`
+given that same history (default :class:`~forecast.exog.LastValueProvider`); the truth after the cutoff is only
+joined to the output afterwards, as column ``y``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+
+import polars as pl
+
+from features.contract import CUTOFF, DS, ID, MODEL, Bounds, Y
+from forecast.base import check_h
+from forecast.core import ModelLike, check_frame, forecast_frame
+from forecast.exog import ExogProvider, LastValueProvider
+
+_ROW, _LEN = "_bt_row", "_bt_len"
+
+
+class BacktestPlanError(ValueError):
+    """The backtest plan does not fit the data (e.g. series too short); ``ids`` lists the series concerned."""
+
+    def __init__(self, message: str, ids: Sequence[str] = ()) -> None:
+        super().__init__(message)
+        self.ids = list(ids)
+
+
+@dataclass(frozen=True)
+class Window:
+    """One backtest event: fit on rows ``[train_start, train_end)``, forecast ``test_ds``.
+
+    ``cutoff`` is the ds of row ``train_end − 1``, the last period the model may see.
+    """
+
+    window: int
+    cutoff: date | datetime
+    train_start: int
+    train_end: int
+    test_ds: tuple[Any, ...]
+
+
+def _check_plan(h: int, n_windows: int, step: int | None, input_size: int | None) -> tuple[int, int, int]:
+    h = check_h(h)
+    if isinstance(n_windows, bool) or not isinstance(n_windows, int) or n_windows < 1:
+        raise ValueError(f"n_windows: expected an integer >= 1, got {n_windows!r}")
+    step = h if step is None else step
+    if isinstance(step, bool) or not isinstance(step, int) or step < 1:
+        raise ValueError(f"step: expected an integer >= 1, got {step!r}")
+    if input_size is not None and (isinstance(input_size, bool) or not isinstance(input_size, int) or input_size < 1):
+        raise ValueError(f"input_size: expected None (expanding) or an integer >= 1, got {input_size!r}")
+    return h, n_windows, step
+
+
+def required_length(h: int, n_windows: int, step: int, min_train: int) -> int:
+    """Periods a series needs for the plan: ``min_train`` before the first cutoff plus every test period."""
+    return min_train + h + step * (n_windows - 1)
+
+
+def backtest_schedule(
+    ds_values: Sequence[Any] | pl.Series,
+    h: int,
+    n_windows: int,
+    step: int | None = None,
+    *,
+    input_size: int | None = None,
+    min_train: int = 1,
+) -> list[Window]:
+    """The windows of a rolling-origin backtest on one series' grid ``ds_values`` (ascending), oldest first.
+
+    ``step`` defaults to ``h`` (adjacent, non-overlapping test windows). ``input_size`` None means an expanding
+    window from the first row; an integer keeps the last ``input_size`` rows up to each cutoff, and then also sets
+    the minimum training length. Raises :class:`BacktestPlanError` when the series is too short.
+    """
+    h, n_windows, step = _check_plan(h, n_windows, step, input_size)
+    values = list(ds_values)
+    n = len(values)
+    min_train = input_size if input_size is not None else max(1, min_train)
+    need = required_length(h, n_windows, step, min_train)
+    if n < need:
+        raise BacktestPlanError(f"series too short for the plan: {n} periods, need {need}")
+    windows = []
+    for w in range(n_windows):
+        end = n - h - step * (n_windows - 1 - w)  # rows [.., end) are history
+        start = 0 if input_size is None else end - input_size
+        windows.append(Window(w, values[end - 1], start, end, tuple(values[end : end + h])))
+    return windows
+
+
+def backtest(
+    df: pl.DataFrame,
+    models: Mapping[str, ModelLike],
+    h: int,
+    n_windows: int,
+    step: int | None = None,
+    *,
+    freq: str,
+    exog: Sequence[str] = (),
+    exog_provider: ExogProvider | None = None,
+    input_size: int | None = None,
+    level: Sequence[int] = (80, 95),
+    bounds: Bounds | None = None,
+    fallback: str | None = "seasonal_naive",
+    season_length: int = 7,
+) -> pl.DataFrame:
+    """Rolling-origin backtest of every model on every series.
+
+    Returns the columns of :func:`forecast.core.forecast_frame` plus ``cutoff`` (after ``ds``) and ``y`` (the
+    truth, after ``model``; null where the target is missing): ``unique_id, ds, cutoff, model, y, mean, lo-*,
+    hi-*, fallback_reason``, sorted by series, cutoff, model (in mapping order) and ds.
+
+    Every series needs ``input_size`` (or, when expanding, ``season_length + 1``, what the seasonal-naive
+    fallback needs) periods before its first cutoff plus the test periods; otherwise one
+    :class:`BacktestPlanError` lists all the short series.
+    """
+    h, n_windows, step = _check_plan(h, n_windows, step, input_size)
+    exog = list(exog)
+    check_frame(df, freq, exog, source="backtest input")
+    provider = exog_provider if exog_provider is not None else LastValueProvider()
+    min_train = input_size if input_size is not None else season_length + 1
+    need = required_length(h, n_windows, step, min_train)
+
+    lengths = df.group_by(ID, maintain_order=True).len()
+    short = lengths.filter(pl.col("len") < need)
+    if short.height:
+        listed = ", ".join(f"{u} ({n})" for u, n in short.iter_rows())
+        raise BacktestPlanError(
+            f"{short.height} series too short for the backtest plan (h={h}, n_windows={n_windows}, step={step}, "
+            f"min training size={min_train}: need {need} periods): {listed}",
+            ids=short.get_column(ID).to_list(),
+        )
+
+    cols = [ID, DS, Y, *exog]
+    indexed = df.select(cols).with_columns(pl.int_range(pl.len()).over(ID).alias(_ROW), pl.len().over(ID).alias(_LEN))
+    parts = []
+    for w in range(n_windows):
+        end = pl.col(_LEN) - h - step * (n_windows - 1 - w)  # same arithmetic as backtest_schedule
+        in_train = pl.col(_ROW) < end
+        if input_size is not None:
+            in_train = in_train & (pl.col(_ROW) >= end - input_size)
+        train = indexed.filter(in_train).select(cols)
+        test = indexed.filter((pl.col(_ROW) >= end) & (pl.col(_ROW) < end + h)).select(ID, DS, Y)
+        cutoffs = train.group_by(ID).agg(pl.col(DS).last().alias(CUTOFF))
+        future_exog = provider.future(train.select(ID, DS, *exog), test.select(ID, DS), exog) if exog else None
+        fc = forecast_frame(
+            train,
+            models,
+            h,
+            freq=freq,
+            exog=exog,
+            future_exog=future_exog,
+            level=level,
+            bounds=bounds,
+            fallback=fallback,
+            season_length=season_length,
+        )
+        fc = fc.join(cutoffs, on=ID, how="left", maintain_order="left").join(
+            test, on=[ID, DS], how="left", maintain_order="left"
+        )
+        parts.append(fc)
+
+    out = pl.concat(parts, how="vertical")
+    order = [ID, DS, CUTOFF, MODEL, Y]
+    out = out.select(*order, *[c for c in out.columns if c not in order])
+    series_rank = lengths.select(ID, pl.int_range(pl.len()).alias("_s"))
+    return (
+        out.join(series_rank, on=ID, how="left", maintain_order="left")
+        .sort("_s", CUTOFF, maintain_order=True)
+        .drop("_s")
+    )

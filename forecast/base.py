@@ -1,0 +1,262 @@
+"""The model interface: validate in public methods, compute in private ones.
+
+Every model is a :class:`Forecaster` working on numpy arrays of one series (frames are the business of
+:mod:`forecast.core`). The public :meth:`Forecaster.fit` and :meth:`Forecaster.predict` check their inputs and the
+model's output; subclasses implement only ``_fit`` and ``_predict``, which may assume clean inputs.
+
+Missing values in the history
+    ``y`` may contain NaN only when the model's ``missing`` tag is true (e.g. SARIMAX, whose Kalman filter skips
+    missing observations). Other models raise :class:`ValueError` naming the first positions; the frame layer
+    fills gaps for them before fitting (see :mod:`forecast.core`). ``inf`` is never accepted, and neither are NaN
+    in ``X`` or ``X_future``.
+
+Exogenous regressors
+    Models whose ``exogenous`` tag is false accept and ignore ``X``/``X_future`` (after a shape check), so one
+    loop can pass the same arrays to every model. A model fitted with ``X`` needs ``X_future`` of shape
+    ``(h, k)``; an exogenous model fitted without ``X`` refuses ``X_future`` (it would be silently unused).
+
+Output
+    :meth:`predict` guarantees a finite ``mean`` of shape ``(h,)`` and, for each requested level, finite bounds
+    with ``lower <= mean <= upper``; anything else raises :class:`ForecastError` so the caller can fall back.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from statistics import NormalDist
+from typing import Any, ClassVar, Self
+
+import numpy as np
+from pydantic import BaseModel
+
+DEFAULT_LEVELS: tuple[int, ...] = (80, 95)
+
+DEFAULT_TAGS: Mapping[str, bool] = {
+    "exogenous": False,  # uses X / X_future
+    "intervals": False,  # gives prediction intervals of its own
+    "seasonality": False,  # models a seasonal pattern
+    "missing": False,  # accepts NaN in y
+}
+
+
+class ForecastError(RuntimeError):
+    """A model could not produce a valid forecast (non-finite output, crossed bounds…)."""
+
+
+class NotFittedError(RuntimeError):
+    """``predict`` was called before ``fit``."""
+
+
+@dataclass(frozen=True)
+class Prediction:
+    """A forecast of ``h`` steps: point ``mean`` and central intervals ``lower[level]``, ``upper[level]``."""
+
+    mean: np.ndarray
+    lower: dict[int, np.ndarray] = field(default_factory=dict)
+    upper: dict[int, np.ndarray] = field(default_factory=dict)
+
+    @property
+    def h(self) -> int:
+        """Number of forecast steps."""
+        return int(self.mean.shape[0])
+
+    @property
+    def levels(self) -> tuple[int, ...]:
+        """The interval levels present, ascending."""
+        return tuple(sorted(self.lower))
+
+
+def normal_quantile(level: float) -> float:
+    """The two-sided standard-normal multiplier of a central ``level`` % interval (80 → 1.2816)."""
+    return NormalDist().inv_cdf(0.5 + level / 200.0)
+
+
+def check_levels(level: Sequence[int]) -> tuple[int, ...]:
+    """Validate interval levels: integers strictly between 0 and 100, returned sorted and unique."""
+    if isinstance(level, int | float):
+        level = (level,)
+    out = []
+    for lv in level:
+        if isinstance(lv, bool) or not isinstance(lv, int | np.integer):
+            raise ValueError(f"level: expected integers in (0, 100), got {lv!r}")
+        if not 0 < lv < 100:
+            raise ValueError(f"level: {lv} is outside (0, 100)")
+        out.append(int(lv))
+    return tuple(sorted(set(out)))
+
+
+def check_h(h: int) -> int:
+    """Validate a horizon: an integer ≥ 1."""
+    if isinstance(h, bool) or not isinstance(h, int | np.integer) or h < 1:
+        raise ValueError(f"h: expected an integer >= 1, got {h!r}")
+    return int(h)
+
+
+def _first_positions(mask: np.ndarray, k: int = 5) -> str:
+    idx = np.flatnonzero(mask)
+    shown = ", ".join(str(i) for i in idx[:k])
+    return shown + (f" … ({idx.size} in all)" if idx.size > k else "")
+
+
+def _check_y(y: Any, allow_missing: bool, name: str) -> np.ndarray:
+    arr = np.asarray(y, dtype=np.float64)
+    if arr.ndim != 1:
+        raise ValueError(f"y: expected a 1-D array, got shape {arr.shape}")
+    if arr.size == 0:
+        raise ValueError("y: empty series")
+    if np.isinf(arr).any():
+        raise ValueError(f"y: infinite values at positions {_first_positions(np.isinf(arr))}")
+    nan = np.isnan(arr)
+    if nan.all():
+        raise ValueError("y: every value is missing")
+    if nan.any() and not allow_missing:
+        raise ValueError(
+            f"y: missing values at positions {_first_positions(nan)}; {name} does not accept NaN "
+            "(fill or trim the history first)"
+        )
+    return arr
+
+
+def _check_X(X: Any, n_rows: int, what: str, n_cols: int | None = None) -> np.ndarray:
+    arr = np.asarray(X, dtype=np.float64)
+    if arr.ndim == 1:
+        arr = arr[:, None]
+    if arr.ndim != 2:
+        raise ValueError(f"{what}: expected a 2-D array (rows, regressors), got shape {arr.shape}")
+    if arr.shape[0] != n_rows:
+        raise ValueError(f"{what}: expected {n_rows} rows, got {arr.shape[0]}")
+    if n_cols is not None and arr.shape[1] != n_cols:
+        raise ValueError(f"{what}: expected {n_cols} columns (as in fit), got {arr.shape[1]}")
+    bad = ~np.isfinite(arr)
+    if bad.any():
+        rows = bad.any(axis=1)
+        raise ValueError(f"{what}: missing or infinite values in rows {_first_positions(rows)}")
+    return arr
+
+
+class Forecaster(ABC):
+    """Base class of every model.
+
+    Subclasses set ``name``, ``tags`` (merged over :data:`DEFAULT_TAGS`) and ``config_cls`` (a pydantic model
+    validating the constructor's keyword arguments), and implement ``_fit`` and ``_predict``.
+    """
+
+    name: ClassVar[str] = "forecaster"
+    tags: ClassVar[Mapping[str, bool]] = DEFAULT_TAGS
+    config_cls: ClassVar[type[BaseModel]]
+
+    def __init__(self, **params: Any) -> None:
+        self.config = self.config_cls(**params)
+        self._fitted = False
+        self._n_exog: int | None = None
+        self.n_obs_: int = 0
+        self.fit_warnings_: list[str] = []
+
+    # -- introspection ---------------------------------------------------------------------------------------
+    @classmethod
+    def get_tag(cls, tag: str) -> bool:
+        """A capability tag (``exogenous``, ``intervals``, ``seasonality``, ``missing``)."""
+        if tag not in DEFAULT_TAGS:
+            raise KeyError(f"unknown tag {tag!r}; known: {', '.join(DEFAULT_TAGS)}")
+        return bool({**DEFAULT_TAGS, **cls.tags}[tag])
+
+    def get_params(self) -> dict[str, Any]:
+        """The validated constructor parameters (JSON-friendly)."""
+        return self.config.model_dump(mode="json")
+
+    def clone(self) -> Self:
+        """A fresh, unfitted model with the same parameters."""
+        return type(self)(**self.config.model_dump())
+
+    @property
+    def is_fitted(self) -> bool:
+        """True once :meth:`fit` has succeeded."""
+        return self._fitted
+
+    def __repr__(self) -> str:
+        args = ", ".join(f"{k}={v!r}" for k, v in self.config.model_dump().items())
+        return f"{type(self).__name__}({args})"
+
+    # -- public API ------------------------------------------------------------------------------------------
+    def fit(self, y: np.ndarray, X: np.ndarray | None = None) -> Self:
+        """Fit to one series ``y`` (n,) with optional regressors ``X`` (n, k); returns ``self``."""
+        arr = _check_y(y, self.get_tag("missing"), type(self).__name__)
+        Xa = None if X is None else _check_X(X, arr.shape[0], "X")
+        if not self.get_tag("exogenous"):
+            Xa = None
+        self._fitted = False
+        self.fit_warnings_ = []
+        self._fit(arr, Xa)
+        self.n_obs_ = int(arr.shape[0])
+        self._n_exog = None if Xa is None else int(Xa.shape[1])
+        self._fitted = True
+        return self
+
+    def predict(self, h: int, X_future: np.ndarray | None = None, level: Sequence[int] = DEFAULT_LEVELS) -> Prediction:
+        """Forecast ``h`` steps ahead with central intervals at each ``level`` (percent)."""
+        if not self._fitted:
+            raise NotFittedError(f"{type(self).__name__}: call fit before predict")
+        h = check_h(h)
+        levels = check_levels(level)
+        Xf = None
+        if self.get_tag("exogenous"):
+            if self._n_exog is not None:
+                if X_future is None:
+                    raise ValueError(f"X_future: the model was fitted with {self._n_exog} regressors; pass (h, k)")
+                Xf = _check_X(X_future, h, "X_future", self._n_exog)
+            elif X_future is not None:
+                raise ValueError("X_future: the model was fitted without X; it cannot use future regressors")
+        elif X_future is not None:
+            _check_X(X_future, h, "X_future")  # shape check only; the model ignores it
+        if levels and not self.get_tag("intervals"):
+            raise ValueError(f"{type(self).__name__} gives no intervals; pass level=()")
+        pred = self._predict(h, Xf, levels)
+        return _check_prediction(pred, h, levels, type(self).__name__)
+
+    # -- to implement ----------------------------------------------------------------------------------------
+    @abstractmethod
+    def _fit(self, y: np.ndarray, X: np.ndarray | None) -> None:
+        """Compute the fit; ``y`` is 1-D float (NaN only if the ``missing`` tag is set), ``X`` finite or None."""
+
+    @abstractmethod
+    def _predict(self, h: int, X_future: np.ndarray | None, level: tuple[int, ...]) -> Prediction:
+        """Compute the forecast for validated arguments."""
+
+
+def _check_prediction(pred: Prediction, h: int, levels: tuple[int, ...], name: str) -> Prediction:
+    mean = np.asarray(pred.mean, dtype=np.float64).reshape(-1)
+    if mean.shape != (h,):
+        raise ForecastError(f"{name}: mean has shape {mean.shape}, expected ({h},)")
+    if not np.isfinite(mean).all():
+        raise ForecastError(f"{name}: non-finite point forecast")
+    lower: dict[int, np.ndarray] = {}
+    upper: dict[int, np.ndarray] = {}
+    for lv in levels:
+        if lv not in pred.lower or lv not in pred.upper:
+            raise ForecastError(f"{name}: no interval for level {lv}")
+        lo = np.asarray(pred.lower[lv], dtype=np.float64).reshape(-1)
+        hi = np.asarray(pred.upper[lv], dtype=np.float64).reshape(-1)
+        if lo.shape != (h,) or hi.shape != (h,):
+            raise ForecastError(f"{name}: interval {lv} has the wrong shape")
+        if not (np.isfinite(lo).all() and np.isfinite(hi).all()):
+            raise ForecastError(f"{name}: non-finite {lv}% interval")
+        tol = 1e-9 * np.maximum(1.0, np.abs(mean))
+        if (lo > mean + tol).any() or (hi < mean - tol).any():
+            raise ForecastError(f"{name}: {lv}% interval does not contain the point forecast")
+        lower[lv] = np.minimum(lo, mean)
+        upper[lv] = np.maximum(hi, mean)
+    return Prediction(mean=mean, lower=lower, upper=upper)
+
+
+def gaussian_intervals(
+    mean: np.ndarray, sigma_h: np.ndarray, levels: Sequence[int]
+) -> tuple[dict[int, np.ndarray], dict[int, np.ndarray]]:
+    """Normal intervals ``mean ± z(level)·sigma_h`` for each level (statsforecast's construction)."""
+    lower, upper = {}, {}
+    for lv in levels:
+        z = normal_quantile(lv)
+        lower[lv] = mean - z * sigma_h
+        upper[lv] = mean + z * sigma_h
+    return lower, upper
