@@ -1,0 +1,150 @@
+"""The ``gridcast`` command line.
+
+Exit codes: 0 ok; 2 bad input data or spec (nothing written); 3 tracking store unavailable (outputs kept);
+4 every model failed; 5 another job holds the lock; 6 stale inputs (5 and 6 are reserved for the jobs issue).
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from experiments.spec import SpecError
+from experiments.tracking import TrackingError
+from features.errors import DataError
+from forecast.backtest import BacktestPlanError
+
+EXIT_BAD_INPUT = 2
+EXIT_TRACKING = 3
+EXIT_ALL_FAILED = 4
+
+
+class AllModelsFailed(RuntimeError):
+    """No requested model produced a forecast for any series (only the fallback did)."""
+
+
+class _Group(click.Group):
+    """Maps the project's error types to exit codes with a one-line message on stderr."""
+
+    def invoke(self, ctx: click.Context) -> object:
+        try:
+            return super().invoke(ctx)
+        except (DataError, SpecError, BacktestPlanError) as exc:
+            click.echo(f"gridcast: error: {exc}", err=True)
+            sys.exit(EXIT_BAD_INPUT)
+        except TrackingError as exc:
+            click.echo(f"gridcast: tracking unavailable (outputs kept): {exc}", err=True)
+            sys.exit(EXIT_TRACKING)
+        except AllModelsFailed as exc:
+            click.echo(f"gridcast: every model failed: {exc}", err=True)
+            sys.exit(EXIT_ALL_FAILED)
+
+
+CONFIG = click.option(
+    "--config", "config", required=True, type=click.Path(path_type=Path), help="Experiment spec (TOML)."
+)
+OUT = click.option(
+    "--out-root", default=Path("out"), show_default=True, type=click.Path(path_type=Path), help="Output folder."
+)
+NO_TRACK = click.option("--no-tracking", is_flag=True, help="Do not log to MLflow (outputs only).")
+
+
+@click.group(cls=_Group)
+@click.version_option(package_name="gridcast")
+def cli() -> None:
+    """gridcast: forecasts of energy-grid attrition under strike tempo and weather."""
+
+
+@cli.command("demo-data")
+@click.option("--out", "out", required=True, type=click.Path(path_type=Path), help="Folder to write into.")
+@click.option("--seed", default=20221010, show_default=True, type=int)
+def demo_data(out: Path, seed: int) -> None:
+    """Write the deterministic synthetic demo dataset (raw shapes of the real sources)."""
+    from features.demo import write_demo_data
+
+    manifest = write_demo_data(out, seed=seed)
+    click.echo(f"demo data in {out} ({_describe(manifest)})")
+
+
+def _describe(manifest: object) -> str:
+    files = getattr(manifest, "files", {})
+    return ", ".join(f"{Path(k).name}: {getattr(v, 'rows', '?')} rows" for k, v in files.items()) or "complete"
+
+
+@cli.command()
+@CONFIG
+def validate(config: Path) -> None:
+    """Validate a spec and every input it names; print what would be modelled."""
+    from experiments.data import load_dataset
+    from experiments.spec import load_spec
+
+    spec = load_spec(config)
+    ds = load_dataset(spec)
+    n = ds.frame["unique_id"].n_unique()
+    click.echo(f"{config}: ok: {n} series, {ds.frame.height} rows to {ds.as_of}, exog {ds.exog or 'none'}")
+    click.echo(ds.gaps.summary())
+
+
+@cli.command()
+@CONFIG
+@OUT
+@NO_TRACK
+def backtest(config: Path, out_root: Path, no_tracking: bool) -> None:
+    """Rolling-origin backtest of every model in the spec; logs one MLflow run per model."""
+    from experiments.jobs import run_job
+
+    _finish(run_job(config, kind="backtest", out_root=out_root, track=not no_tracking))
+
+
+@cli.command()
+@CONFIG
+@OUT
+@NO_TRACK
+def forecast(config: Path, out_root: Path, no_tracking: bool) -> None:
+    """Backtest to rank the models, then forecast ahead with each; writes out/<spec>/<as-of>/."""
+    from experiments.jobs import run_job
+
+    _finish(run_job(config, kind="forecast", out_root=out_root, track=not no_tracking))
+
+
+def _finish(result: object) -> None:
+    from experiments.jobs import JobResult
+
+    assert isinstance(result, JobResult)
+    click.echo(result.report())
+    if result.tracking_error:
+        raise TrackingError(result.tracking_error)
+    if result.all_failed:
+        raise AllModelsFailed(", ".join(result.failed_models))
+
+
+@cli.command()
+@click.option("--config", "config", type=click.Path(path_type=Path), help="Spec whose tracking URI to use.")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=5000, show_default=True, type=int)
+def ui(config: Path | None, host: str, port: int) -> None:
+    """Start the MLflow UI for the configured tracking store (loopback only unless told otherwise)."""
+    import os
+
+    from experiments.tracking import resolve_uri
+
+    spec_uri = None
+    if config is not None:
+        from experiments.spec import load_spec
+
+        spec_uri = load_spec(config).tracking.uri
+    uri = resolve_uri(spec_uri)
+    click.echo(f"MLflow UI for {uri} on http://{host}:{port}")
+    mlflow = Path(sys.executable).with_name("mlflow")
+    os.execv(str(mlflow), [str(mlflow), "ui", "--backend-store-uri", uri, "--host", host, "--port", str(port)])
+
+
+def main() -> None:
+    """Console-script entry point."""
+    cli(prog_name="gridcast")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,293 @@
+"""Backtest and forecast jobs: spec → data → models → outputs in ``out/<spec>/<as-of>/`` → MLflow.
+
+Order matters for honest failure: the spec and every input are validated before anything is written, so bad input
+leaves no output folder and no tracking store behind (exit 2). Outputs are written into a temporary sibling folder
+and renamed into place, so a killed job leaves nothing half-written. Tracking runs after the outputs exist; if the
+store is unavailable the outputs are kept and the job reports it (exit 3).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from importlib.metadata import version
+from pathlib import Path
+from typing import Literal
+
+import polars as pl
+
+from experiments.data import Dataset, load_dataset
+from experiments.spec import ExperimentSpec, load_spec, spec_hash
+from experiments.tracking import Tracker, TrackingError, flatten, git_commit, resolve_uri
+from features.contract import FALLBACK, ID, MODEL, SCENARIO
+from forecast.backtest import backtest
+from forecast.base import Forecaster
+from forecast.core import forecast_frame, future_grid
+from forecast.exog import LastValueProvider, OracleProvider
+from forecast.metrics import evaluate
+from forecast.registry import model_factory
+
+Kind = Literal["backtest", "forecast"]
+SCENARIO_NAME = "last_value"  # future inputs carried forward; named scenarios arrive with DESIGN §6
+LEADERBOARD_METRICS = ("mase", "mae", "rmse", "bias")
+
+
+@dataclass
+class JobResult:
+    """What a job produced: where, how the models ranked, which failed, and the tracking outcome."""
+
+    kind: Kind
+    spec: str
+    as_of: str
+    out_dir: Path
+    leaderboard: pl.DataFrame
+    gaps: str
+    failed_models: list[str] = field(default_factory=list)
+    all_failed: bool = False
+    run_id: str | None = None
+    tracking_uri: str | None = None
+    tracking_error: str | None = None
+    n_requests: int = 0
+
+    def report(self) -> str:
+        """A short human-readable summary with the leaderboard (best first)."""
+        lines = [f"{self.kind} {self.spec} as of {self.as_of}: outputs in {self.out_dir}", f"data: {self.gaps}"]
+        if self.leaderboard.height:
+            lines.append("leaderboard (backtest, best first):")
+            lines.append(_table(self.leaderboard))
+        if self.failed_models:
+            lines.append(f"fell back on some series: {', '.join(self.failed_models)}")
+        if self.run_id:
+            lines.append(f"MLflow run {self.run_id} in {self.tracking_uri} ({self.n_requests} requests)")
+        return "\n".join(lines)
+
+
+def _table(frame: pl.DataFrame) -> str:
+    cols = frame.columns
+    rows = [[f"{v:.4f}" if isinstance(v, float) else str(v) for v in r] for r in frame.iter_rows()]
+    widths = [max(len(c), *(len(r[i]) for r in rows)) for i, c in enumerate(cols)]
+    fmt = "  ".join(f"{{:<{w}}}" for w in widths)
+    return "\n".join(["  " + fmt.format(*cols)] + ["  " + fmt.format(*r) for r in rows])
+
+
+def build_models(spec: ExperimentSpec) -> dict[str, Callable[[], Forecaster]]:
+    """Model factories by display name (``[models.NAME]``; ``kind`` picks the class, default NAME)."""
+    out = {}
+    for name, params in spec.models.items():
+        params = dict(params)
+        kind = params.pop("kind", name)
+        out[name] = model_factory(kind, params, prefix=f"models.{name}")
+    return out
+
+
+def run_job(config: str | Path, *, kind: Kind, out_root: str | Path = "out", track: bool = True) -> JobResult:
+    """Run a backtest or forecast job from a spec file; see the module docstring for the order of work."""
+    spec = load_spec(config)
+    data = load_dataset(spec)  # every DataError surfaces here, before anything is written
+    models = build_models(spec)
+    as_of = str(data.as_of)
+    final = Path(out_root) / spec.name / as_of
+    tmp = final.parent / f".{as_of}.tmp-{os.getpid()}"
+    common = dict(
+        freq=spec.freq,
+        exog=data.exog,
+        bounds=spec.target.bounds,
+        fallback=spec.fallback,
+        season_length=spec.season_length,
+        level=spec.forecast.level,
+    )
+
+    bt = per_series = per_step = overall = None
+    if spec.backtest is not None:
+        b = spec.backtest
+        provider = OracleProvider(data.frame) if b.oracle_exog else LastValueProvider()
+        bt = backtest(
+            data.frame, models, b.h, b.n_windows, b.step, exog_provider=provider, input_size=b.input_size, **common
+        ).with_columns(pl.lit(SCENARIO_NAME).alias(SCENARIO))
+        scores = evaluate(bt, data.frame, spec.season_length)
+        per_series, per_step, overall = scores["per_series"], scores["per_step"], scores["overall"]
+    fc = None
+    if kind == "forecast":
+        grid = future_grid(data.frame, spec.forecast.h, spec.freq)
+        future = LastValueProvider().future(data.frame, grid, data.exog)
+        fc = forecast_frame(data.frame, models, spec.forecast.h, future_exog=future, **common).with_columns(
+            pl.lit(SCENARIO_NAME).alias(SCENARIO)
+        )
+    produced = fc if fc is not None else bt
+    failed, all_failed = _failures(produced, list(models))
+    leaderboard = _leaderboard(overall, produced)
+
+    tmp.mkdir(parents=True, exist_ok=True)
+    try:
+        files = _write_outputs(tmp, spec, data, bt, fc, per_series, per_step, overall, leaderboard)
+        result = JobResult(kind, spec.name, as_of, final, leaderboard, data.gaps.summary(), failed, all_failed)
+        if track:
+            _track(result, spec, data, tmp, files, bt, fc, per_step, overall)
+        _publish(tmp, final)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return result
+
+
+def _failures(frame: pl.DataFrame, names: list[str]) -> tuple[list[str], bool]:
+    """Models that fell back on at least one series, and whether every model fell back on every series."""
+    per = frame.group_by(MODEL).agg(
+        pl.col(FALLBACK).is_not_null().any().alias("some"), pl.col(FALLBACK).is_not_null().all().alias("all")
+    )
+    some = sorted(per.filter("some")[MODEL].to_list())
+    every = set(per.filter("all")[MODEL].to_list())
+    return some, bool(names) and all(n in every for n in names)
+
+
+def _leaderboard(overall: pl.DataFrame | None, produced: pl.DataFrame) -> pl.DataFrame:
+    fallbacks = produced.group_by(MODEL).agg(
+        pl.col(ID).filter(pl.col(FALLBACK).is_not_null()).n_unique().alias("series_fallen_back")
+    )
+    if overall is None:
+        return fallbacks.sort(MODEL)
+    return (
+        overall.select(MODEL, *LEADERBOARD_METRICS).join(fallbacks, on=MODEL, how="left").sort("mase", nulls_last=True)
+    )
+
+
+def _write_outputs(
+    tmp: Path, spec: ExperimentSpec, data: Dataset, bt, fc, per_series, per_step, overall, leaderboard: pl.DataFrame
+) -> dict[str, Path]:
+    files: dict[str, Path] = {}
+
+    def put(name: str, frame: pl.DataFrame | None) -> None:
+        if frame is not None:
+            path = tmp / name
+            frame.write_parquet(path, statistics=False)
+            files[name] = path
+
+    put("forecast.parquet", fc)
+    put("backtest.parquet", bt)
+    put("metrics_per_series.parquet", per_series)
+    put("metrics_per_step.parquet", per_step)
+    put("metrics_overall.parquet", overall)
+    leaderboard.write_csv(tmp / "leaderboard.csv")
+    files["leaderboard.csv"] = tmp / "leaderboard.csv"
+    (tmp / "spec.json").write_text(json.dumps(spec.model_dump(mode="json"), indent=2, sort_keys=True) + "\n")
+    files["spec.json"] = tmp / "spec.json"
+    manifest = {
+        "spec": spec.name,
+        "spec_hash": spec_hash(spec),
+        "as_of": str(data.as_of),
+        "inputs": data.digests,
+        "data_digest": data.digest,
+        "models": list(spec.models),
+        "scenario": SCENARIO_NAME,
+        "gridcast_version": version("gridcast"),
+        "files": sorted(files),
+    }
+    (tmp / "manifest.json").write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
+    return files
+
+
+def _publish(tmp: Path, final: Path) -> None:
+    """Swap the finished folder into place (an older one for the same spec and as-of is replaced)."""
+    old = final.parent / f".{final.name}.old-{os.getpid()}"
+    if final.exists():
+        final.rename(old)
+    tmp.rename(final)
+    shutil.rmtree(old, ignore_errors=True)
+
+
+def _track(
+    result: JobResult,
+    spec: ExperimentSpec,
+    data: Dataset,
+    tmp: Path,
+    files: dict[str, Path],
+    bt,
+    fc,
+    per_step: pl.DataFrame | None,
+    overall: pl.DataFrame | None,
+) -> None:
+    """Parent run for the invocation, one child per model; records errors in ``result`` instead of raising."""
+    uri = resolve_uri(spec.tracking.uri)
+    result.tracking_uri = uri
+    try:
+        tracker = Tracker(uri, spec.experiment_name)
+        tags = {
+            "gridcast.kind": result.kind,
+            "gridcast.spec": spec.name,
+            "gridcast.spec_hash": spec_hash(spec),
+            "gridcast.data_digest": data.digest,
+            "gridcast.as_of": result.as_of,
+            "gridcast.version": version("gridcast"),
+            "gridcast.scenario": SCENARIO_NAME,
+            "mlflow.source.git.commit": git_commit(),
+            "mlflow.source.name": "gridcast " + " ".join(sys.argv[1:])[:200],
+        }
+        params = {
+            **flatten("backtest", spec.backtest.model_dump() if spec.backtest else {}),
+            **flatten("forecast", spec.forecast.model_dump()),
+            **{f"features.{i}.{k}": str(v) for i, f in enumerate(spec.features) for k, v in f.items()},
+            "data.freq": spec.freq,
+            "data.exog": ",".join(data.exog),
+            "data.n_series": str(data.frame[ID].n_unique()),
+            "data.missing_target_periods": str(data.gaps.n_missing),
+            "data.season_length": str(spec.season_length),
+        }
+        with tracker.run(f"{result.kind}-{spec.name}-{result.as_of}", tags) as parent:
+            result.run_id = parent
+            tracker.log(parent, params=params)
+            for name in ("spec.json", "manifest.json", "leaderboard.csv"):
+                tracker.artifact(parent, tmp / name)
+            for name, model_params in spec.models.items():
+                _track_model(tracker, parent, tags, name, model_params, params, tmp, bt, fc, per_step, overall)
+        result.n_requests = tracker.n_requests
+    except TrackingError as exc:
+        result.tracking_error = str(exc)
+
+
+def _track_model(
+    tracker: Tracker,
+    parent: str,
+    tags: dict[str, str],
+    name: str,
+    model_params: dict,
+    params: dict[str, str],
+    tmp: Path,
+    bt,
+    fc,
+    per_step,
+    overall,
+) -> None:
+    child_tags = {**tags, "gridcast.model": name}
+    run = tracker.start(name, child_tags, parent_id=parent)
+    metrics: list[tuple[str, float, int]] = []
+    if overall is not None:
+        row = overall.filter(pl.col(MODEL) == name)
+        for col in LEADERBOARD_METRICS:
+            if row.height and row[col][0] is not None:
+                metrics.append((col, float(row[col][0]), 0))
+    if per_step is not None:
+        for rec in per_step.filter(pl.col(MODEL) == name).iter_rows(named=True):
+            for col in ("mae", "mase", "rmse", "bias"):
+                if rec.get(col) is not None:
+                    metrics.append((f"{col}_by_h", float(rec[col]), int(rec["step"])))
+    produced = fc if fc is not None else bt
+    mine = produced.filter(pl.col(MODEL) == name)
+    n_series = mine[ID].n_unique()
+    n_fallback = mine.filter(pl.col(FALLBACK).is_not_null())[ID].n_unique()
+    metrics.append(("series_fallen_back", float(n_fallback), 0))
+    tracker.log(run, params={**params, **flatten("model", {"name": name, **model_params})}, metrics=metrics)
+    for label, frame in (("forecast", fc), ("backtest", bt)):
+        if frame is not None:
+            path = tmp / "per_model" / f"{label}-{name}.parquet"
+            path.parent.mkdir(exist_ok=True)
+            frame.filter(pl.col(MODEL) == name).write_parquet(path, statistics=False)
+            tracker.artifact(run, path)
+    if n_series and n_fallback == n_series:
+        reasons = mine.filter(pl.col(FALLBACK).is_not_null())[FALLBACK].head(1).to_list()
+        tracker.log(run, tags={"gridcast.failure": f"failed on every series; e.g. {reasons[0]}"[:5000]})
+        tracker.end(run, "FAILED")
+    else:
+        tracker.end(run, "FINISHED")

@@ -1,0 +1,251 @@
+"""The experiment spec: a TOML file validated on load.
+
+Unknown keys, wrong types and out-of-range values are :class:`SpecError` naming the key (``backtest.h``), so a
+scheduled job fails before touching data, models or the tracking store. Relative paths in a spec are resolved
+against the working directory the job runs in (a cron line should ``cd`` to the project first).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import tomllib
+from datetime import date
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator, model_validator
+
+from features.contract import DAILY, HOURLY, Bounds
+
+
+class SpecError(ValueError):
+    """A spec that cannot be used: names the file and the key."""
+
+    def __init__(self, path: str | Path, key: str, problem: str) -> None:
+        self.path, self.key, self.problem = str(path), key, problem
+        super().__init__(f"{path}: key '{key}': {problem}")
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class _Source(_Strict):
+    path: Path
+    join: Literal["broadcast", "match"] = "match"
+    id_map: dict[str, str] = Field(default_factory=dict)
+    use: list[str] = Field(default_factory=list)
+
+
+class TableSource(_Source):
+    """A long table with a column mapping: ``columns = {unique_id = "region", ds = "date"}``."""
+
+    reader: Literal["table"]
+    columns: dict[Literal["unique_id", "ds"], str] = Field(default_factory=dict)
+    values: list[str] | dict[str, str]
+    series_id: str | None = None
+    format: Literal["csv", "parquet", "ndjson", "json"] | None = None
+    date_format: str = "%Y-%m-%d"
+
+
+class StrikeReportsSource(_Source):
+    """Air Force attack report lines + weapon lookup → national daily counts."""
+
+    reader: Literal["strike_reports"]
+    weapons: Path
+    # The reports list attacks, so days up to this date without a report are days with nothing launched:
+    # a date, or "as_of" for a feed known to be current. Default: only up to the last report day.
+    complete_through: date | Literal["as_of"] | None = None
+
+
+class AlertsSource(_Source):
+    """Air-raid alerts per oblast → alert minutes and counts per Kyiv day."""
+
+    reader: Literal["alerts"]
+    max_duration_hours: float | None = Field(default=None, gt=0)
+
+
+class OutageScheduleSource(_Source):
+    """Hourly outage-schedule CSV or raw scraper JSON → hours off per queue per day."""
+
+    reader: Literal["outage_schedule_hourly", "outage_schedule_json"]
+    region: str = "dnipro"
+
+
+class WeatherDailySource(_Source):
+    """Open-Meteo daily per city, or the Kyiv daily temperature file."""
+
+    reader: Literal["openmeteo_daily", "kyiv_temperature"]
+
+
+class MarketSource(_Source):
+    """Day-ahead market hourly price and volume (daily aggregate for daily specs)."""
+
+    reader: Literal["dam", "dam_daily"]
+
+
+SourceSpec = Annotated[
+    TableSource | StrikeReportsSource | AlertsSource | OutageScheduleSource | WeatherDailySource | MarketSource,
+    Field(discriminator="reader"),
+]
+
+
+class TargetSpec(_Strict):
+    source: str
+    column: str
+    lower: float | None = None
+    upper: float | None = None
+    series: list[str] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _bounds_ordered(self) -> TargetSpec:
+        if self.lower is not None and self.upper is not None and self.lower >= self.upper:
+            raise ValueError(f"lower ({self.lower}) must be below upper ({self.upper})")
+        return self
+
+    @property
+    def bounds(self) -> Bounds:
+        return Bounds(self.lower, self.upper)
+
+
+class BacktestSpec(_Strict):
+    h: int = Field(gt=0)
+    n_windows: int = Field(default=3, gt=0)
+    step: int | None = Field(default=None, gt=0)
+    input_size: int | None = Field(default=None, gt=0)
+    oracle_exog: bool = False
+
+
+class ForecastSpec(_Strict):
+    h: int = Field(gt=0)
+    level: list[int] = Field(default_factory=lambda: [80, 95])
+
+    @field_validator("level")
+    @classmethod
+    def _levels(cls, v: list[int]) -> list[int]:
+        if not v or any(not 0 < lv < 100 for lv in v):
+            raise ValueError("levels must be integers strictly between 0 and 100")
+        return sorted(set(v))
+
+
+class TrackingSpec(_Strict):
+    experiment: str | None = None
+    uri: str | None = None
+
+
+class ExperimentSpec(_Strict):
+    name: str = Field(pattern=r"^[A-Za-z0-9_.-]+$")
+    description: str = ""
+    freq: Literal["1d", "1h"] = DAILY
+    season_length: int = Field(default=7, gt=0)
+    as_of: date | None = None
+    sources: dict[str, SourceSpec]
+    target: TargetSpec
+    features: list[dict[str, Any]] = Field(default_factory=list)
+    exog: list[str] = Field(default_factory=list)
+    models: dict[str, dict[str, Any]]
+    fallback: str = "seasonal_naive"
+    backtest: BacktestSpec | None = None
+    forecast: ForecastSpec
+    tracking: TrackingSpec = TrackingSpec()
+    _path: str = PrivateAttr(default="<spec>")
+
+    @model_validator(mode="after")
+    def _cross_refs(self) -> ExperimentSpec:
+        if self.target.source not in self.sources:
+            raise ValueError(f"target.source {self.target.source!r} is not one of sources: {sorted(self.sources)}")
+        if not self.models:
+            raise ValueError("models: at least one model is needed")
+        if self.freq == HOURLY and any(
+            isinstance(s, StrikeReportsSource | AlertsSource | WeatherDailySource) for s in self.sources.values()
+        ):
+            raise ValueError("daily-only sources (strikes, alerts, daily weather) need freq = '1d'")
+        return self
+
+    @property
+    def path(self) -> str:
+        """The file the spec was loaded from (for error messages)."""
+        return self._path
+
+    @property
+    def experiment_name(self) -> str:
+        return self.tracking.experiment or f"gridcast-{self.name}"
+
+
+_READERS = frozenset(
+    {
+        "table",
+        "strike_reports",
+        "alerts",
+        "outage_schedule_hourly",
+        "outage_schedule_json",
+        "openmeteo_daily",
+        "kyiv_temperature",
+        "dam",
+        "dam_daily",
+    }
+)
+
+
+def _key(loc: tuple[Any, ...]) -> str:
+    """A dotted key from a pydantic error location, dropping the discriminated-union branch name."""
+    parts = [str(p) for p in loc]
+    if len(parts) >= 3 and parts[0] == "sources" and parts[2] in _READERS:
+        del parts[2]
+    return ".".join(parts) or "(top level)"
+
+
+def parse_spec(data: dict[str, Any], path: str | Path = "<spec>") -> ExperimentSpec:
+    """Validate a spec mapping; the first problem becomes a SpecError naming its key."""
+    try:
+        spec = ExperimentSpec.model_validate(data)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        msg = err["msg"]
+        if err["type"] == "extra_forbidden":
+            msg = "unknown key"
+        raise SpecError(path, _key(err["loc"]), msg) from None
+    _check_plugins(spec, path)
+    spec._path = str(path)
+    return spec
+
+
+def _check_plugins(spec: ExperimentSpec, path: str | Path) -> None:
+    """Validate the parts whose schema lives in the lower layers (indicators, models)."""
+    from features.indicators import IndicatorSpecError, validate_indicator_specs
+    from forecast.registry import ModelSpecError, make_model, model_class
+
+    try:
+        validate_indicator_specs(spec.features)
+    except IndicatorSpecError as exc:
+        raise SpecError(path, exc.key, exc.message) from None
+    for name, params in spec.models.items():
+        params = dict(params)
+        kind = params.pop("kind", name)
+        try:
+            make_model(kind, params, prefix=f"models.{name}")
+        except ModelSpecError as exc:
+            raise SpecError(path, f"models.{name}", str(exc)) from None
+    try:
+        model_class(spec.fallback, prefix="fallback")
+    except ModelSpecError as exc:
+        raise SpecError(path, "fallback", str(exc)) from None
+
+
+def load_spec(path: str | Path) -> ExperimentSpec:
+    """Read and validate a TOML spec file."""
+    p = Path(path)
+    if not p.is_file():
+        raise SpecError(p, "(file)", "spec file not found")
+    try:
+        data = tomllib.loads(p.read_text(encoding="utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise SpecError(p, "(file)", f"not valid TOML: {exc}") from None
+    return parse_spec(data, p)
+
+
+def spec_hash(spec: ExperimentSpec) -> str:
+    """A stable digest of the resolved spec (for run tags and output manifests)."""
+    blob = json.dumps(spec.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(blob.encode()).hexdigest()[:16]
