@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
 
 import polars as pl
@@ -125,8 +125,11 @@ def load_target(spec: ExperimentSpec, raw: pl.DataFrame) -> tuple[pl.DataFrame, 
             )
         frame = frame.filter(pl.col(ID).is_in(spec.target.series))
     last = frame[DS].max()
-    as_of = spec.as_of or (last.date() if hasattr(last, "date") and not isinstance(last, date) else last)
-    return regularize(frame, spec.freq, end=spec.as_of), as_of
+    as_of = spec.as_of or (last.date() if isinstance(last, datetime) else last)
+    # every series runs to the as-of date: a series whose last periods are missing gets null rows there (and is
+    # forecast from the same origin as the others), never a forecast that starts early
+    end = as_of if spec.freq == "1d" else frame[DS].max()
+    return regularize(frame, spec.freq, end=end), as_of
 
 
 def assign_indicators(spec: ExperimentSpec, raws: dict[str, pl.DataFrame]) -> dict[str, list[IndicatorSpec]]:
@@ -160,10 +163,11 @@ def load_dataset(spec: ExperimentSpec) -> Dataset:
     indicators = assign_indicators(spec, raws)
     target, as_of = load_target(spec, raws[spec.target.source])
     for name, src in spec.sources.items():
-        if isinstance(src, StrikeReportsSource) and src.complete_through is not None:
+        if isinstance(src, StrikeReportsSource) and (src.complete_from or src.complete_through):
+            first, last = raws[name][DS].min(), raws[name][DS].max()
             through = as_of if src.complete_through == "as_of" else src.complete_through
-            if through > raws[name][DS].max():
-                raws[name] = complete_days(raws[name], start=raws[name][DS].min(), end=through, fill=0.0)
+            start, end = min(first, src.complete_from or first), max(last, through or last)
+            raws[name] = complete_days(raws[name], start=start, end=end, fill=0.0)
     frame = target
     produced: list[str] = []
     for name, src in spec.sources.items():

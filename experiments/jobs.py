@@ -80,7 +80,7 @@ def build_models(spec: ExperimentSpec) -> dict[str, Callable[[], Forecaster]]:
     for name, params in spec.models.items():
         params = dict(params)
         kind = params.pop("kind", name)
-        out[name] = model_factory(kind, params, prefix=f"models.{name}")
+        out[name] = model_factory(kind, params)
     return out
 
 

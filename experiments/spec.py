@@ -54,8 +54,10 @@ class StrikeReportsSource(_Source):
 
     reader: Literal["strike_reports"]
     weapons: Path
-    # The reports list attacks, so days up to this date without a report are days with nothing launched:
-    # a date, or "as_of" for a feed known to be current. Default: only up to the last report day.
+    # The reports list attacks, so a day without a report inside the span the feed is known to cover is a day
+    # with nothing launched. By default that span is [first report day, last report day]; these widen it
+    # (``complete_through = "as_of"`` for a feed known to be current).
+    complete_from: date | None = None
     complete_through: date | Literal["as_of"] | None = None
 
 
@@ -224,9 +226,11 @@ def _check_plugins(spec: ExperimentSpec, path: str | Path) -> None:
         params = dict(params)
         kind = params.pop("kind", name)
         try:
-            make_model(kind, params, prefix=f"models.{name}")
+            make_model(kind, params)
         except ModelSpecError as exc:
-            raise SpecError(path, f"models.{name}", str(exc)) from None
+            # the registry names keys after the model class (models.<kind>.<param>); the spec's key is the alias
+            key, _, problem = str(exc).replace(f"models.{kind}", f"models.{name}", 1).partition(": ")
+            raise SpecError(path, key, problem) from None
     try:
         model_class(spec.fallback, prefix="fallback")
     except ModelSpecError as exc:

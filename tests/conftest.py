@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import shutil
+from datetime import date
 from pathlib import Path
 
 import pytest
+
+from features.demo import write_demo_data
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -16,3 +20,25 @@ def shared_data() -> Path:
     if not path.is_dir():
         pytest.skip(f"real data not found at {path}")
     return path
+
+
+@pytest.fixture(scope="session")
+def small_demo(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A three-month synthetic demo dataset (gridcast demo-data), written once per session."""
+    out = tmp_path_factory.mktemp("demo") / "demo"
+    write_demo_data(out, start=date(2024, 11, 1), end=date(2025, 1, 31))
+    return out
+
+
+@pytest.fixture
+def workdir(tmp_path: Path, small_demo: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A fresh working directory with a copy of the small demo data and ``spec.toml`` (the demo spec, shortened
+    backtest) pointing at it; the default tracking store would be ``./mlruns.db`` there."""
+    shutil.copytree(small_demo, tmp_path / "data" / "demo")
+    spec = (REPO / "experiments" / "specs" / "demo.toml").read_text()
+    spec = spec.replace("h = 14\nn_windows = 3\nstep = 14", "h = 7\nn_windows = 2\nstep = 7")
+    spec = spec.replace("complete_from = 2022-10-01", "complete_from = 2024-11-01")
+    (tmp_path / "spec.toml").write_text(spec)
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    return tmp_path
