@@ -38,3 +38,13 @@ def test_forecast_and_features_import_without_mlflow() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=REPO)
     assert out.stdout.strip() == "[]"
+
+
+@pytest.mark.realdata
+def test_readme_library_example_runs(shared_data: Path) -> None:
+    """The README's library example is real code: run it from the repository root."""
+    text = (REPO / "README.md").read_text()
+    code = text.split("## As a library", 1)[1].split("```python\n", 1)[1].split("```", 1)[0]
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO, timeout=300)
+    assert out.returncode == 0, out.stderr
+    assert "no missing periods in 324" in out.stdout and "sarimax" in out.stdout and "snaive" in out.stdout
