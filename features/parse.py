@@ -63,6 +63,12 @@ def _blank(col: str) -> pl.Expr:
     return pl.col(col).str.strip_chars().str.len_chars() == 0
 
 
+def _fail_unparsed(parsed: pl.DataFrame, out: str, source: Source, column: str, problem: str, expected: str) -> None:
+    """Raise for rows whose raw text (kept in ``__raw``) is non-blank but did not parse into ``out``."""
+    bad = pl.col(out).is_null() & pl.col("__raw").is_not_null() & ~_blank("__raw")
+    fail_where(parsed, bad, source, column, problem, expected, show="__raw")
+
+
 def to_float(
     frame: pl.DataFrame, column: str, source: Source, *, required: bool = False, out: str | None = None
 ) -> pl.DataFrame:
@@ -76,15 +82,7 @@ def to_float(
         raw = frame.with_columns(pl.col(column).alias("__raw"))
         cleaned = pl.when(_blank("__raw")).then(None).otherwise(pl.col("__raw").str.strip_chars())
         parsed = raw.with_columns(cleaned.cast(pl.Float64, strict=False).alias(out))
-        fail_where(
-            parsed,
-            pl.col(out).is_null() & pl.col("__raw").is_not_null() & ~_blank("__raw"),
-            source,
-            column,
-            "non-numeric value",
-            "a number",
-            show="__raw",
-        )
+        _fail_unparsed(parsed, out, source, column, "non-numeric value", "a number")
         parsed = parsed.drop("__raw")
     else:
         raise DataError(source, f"column has type {dtype}", column=column, expected="numbers")
@@ -119,15 +117,7 @@ def to_date(
         parsed = frame.with_columns(pl.col(column).alias("__raw")).with_columns(
             pl.col("__raw").str.strip_chars().str.to_date(fmt, strict=False).alias(out)
         )
-        fail_where(
-            parsed,
-            pl.col(out).is_null() & pl.col("__raw").is_not_null() & ~_blank("__raw"),
-            source,
-            column,
-            "unparsable date",
-            f"dates like {date(2025, 12, 5).strftime(fmt)}",
-            show="__raw",
-        )
+        _fail_unparsed(parsed, out, source, column, "unparsable date", f"dates like {date(2025, 12, 5).strftime(fmt)}")
         parsed = parsed.drop("__raw")
     else:
         raise DataError(source, f"column has type {dtype}", column=column, expected="calendar dates")
@@ -169,50 +159,56 @@ def to_datetime_utc(
             col = col.dt.replace_time_zone(naive_tz, ambiguous="earliest", non_existent="null")
         parsed = frame.with_columns(col.dt.convert_time_zone(UTC).dt.cast_time_unit("us").alias(out))
     elif dtype == pl.String:
-        raw = pl.col(column).str.strip_chars()
-        aware = raw.str.contains(_AWARE)
-        checked = frame.with_columns(aware.alias("__aware"), pl.col(column).alias("__raw"))
-        raw = pl.col("__raw").str.strip_chars()
-        counts = checked.filter(pl.col("__raw").is_not_null() & ~_blank("__raw"))["__aware"].value_counts()
+        norm = pl.col("__raw").str.strip_chars().str.replace(" ", "T").str.replace(r"Z$", "+00:00")
+        # each kind is parsed on its own rows: Polars infers one format per call from the first value
+        aware_text = pl.when(pl.col("__aware")).then(norm)
+        naive_text = pl.when(~pl.col("__aware")).then(norm)
+        parsed = (
+            frame.with_columns(pl.col(column).alias("__raw"))
+            .with_columns(pl.col("__raw").str.strip_chars().str.contains(_AWARE).alias("__aware"))
+            .with_columns(
+                aware_text.str.to_datetime(time_unit="us", time_zone=UTC, strict=False).alias("__as_aware"),
+                naive_text.str.to_datetime(time_unit="us", strict=False).alias("__as_naive"),
+            )
+        )
+        # mixing is judged on values that parse, so a garbled value is reported as unparsable, not as "mixed"
+        readable = parsed.filter(pl.col("__as_aware").is_not_null() | pl.col("__as_naive").is_not_null())
+        counts = readable["__aware"].value_counts()
         if counts.height == 2:
             minority = counts.sort("count")["__aware"][0]
             fail_where(
-                checked,
-                pl.col("__raw").is_not_null() & (pl.col("__aware") == minority),
+                readable,
+                pl.col("__aware") == minority,
                 source,
                 column,
                 "mixes timezone-aware and naive timestamps",
                 "all timestamps with an offset, or all without",
                 show="__raw",
             )
-        norm = raw.str.replace(" ", "T").str.replace(r"Z$", "+00:00")
-        aware_parsed = norm.str.to_datetime(time_unit="us", time_zone=UTC, strict=False)
-        naive_parsed = norm.str.to_datetime(time_unit="us", strict=False)
-        if naive_tz is not None:
-            naive_parsed = naive_parsed.dt.replace_time_zone(naive_tz, ambiguous="earliest", non_existent="null")
-            naive_parsed = naive_parsed.dt.convert_time_zone(UTC)
-        else:
+        if naive_tz is None:
             fail_where(
-                checked,
-                pl.col("__raw").is_not_null() & ~pl.col("__aware") & ~_blank("__raw"),
+                parsed,
+                pl.col("__as_naive").is_not_null() & ~pl.col("__aware"),
                 source,
                 column,
                 "timestamp without a time zone",
                 "timestamps with an offset such as +00:00",
                 show="__raw",
             )
-            naive_parsed = pl.lit(None, dtype=pl.Datetime("us", UTC))
-        parsed = checked.with_columns(pl.when(pl.col("__aware")).then(aware_parsed).otherwise(naive_parsed).alias(out))
-        fail_where(
+            local = pl.lit(None, dtype=pl.Datetime("us", UTC))
+        else:
+            local = pl.col("__as_naive").dt.replace_time_zone(naive_tz, ambiguous="earliest", non_existent="null")
+            local = local.dt.convert_time_zone(UTC)
+        parsed = parsed.with_columns(pl.when(pl.col("__aware")).then("__as_aware").otherwise(local).alias(out))
+        _fail_unparsed(
             parsed,
-            pl.col(out).is_null() & pl.col("__raw").is_not_null() & ~_blank("__raw"),
+            out,
             source,
             column,
             "unparsable timestamp (or a local time that does not exist in a DST gap)",
             "ISO-8601 timestamps like 2025-12-05 18:00 or 2025-12-05T18:00:00+00:00",
-            show="__raw",
         )
-        parsed = parsed.drop("__aware", "__raw")
+        parsed = parsed.drop("__aware", "__raw", "__as_aware", "__as_naive")
     else:
         raise DataError(source, f"column has type {dtype}", column=column, expected="timestamps")
     if required:

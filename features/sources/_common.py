@@ -11,6 +11,7 @@ from features.contract import DS, ID, ROW
 from features.errors import DataError
 from features.io import collect, scan
 from features.parse import Source, fail_where, require_columns
+from features.validate import regularize
 
 log = logging.getLogger("features.sources")
 
@@ -48,16 +49,12 @@ def regular_grid(frame: pl.DataFrame, every: str, source: Source, *, what: str =
     """
     if frame.is_empty():
         return frame
-    bounds = frame.group_by(ID).agg(pl.col(DS).min().alias("__lo"), pl.col(DS).max().alias("__hi"))
-    ranges = pl.date_ranges if every == "1d" else pl.datetime_ranges
-    rng = ranges("__lo", "__hi", every)
-    grid = bounds.select(ID, rng.alias(DS)).explode(DS)
-    missing = grid.join(frame.select(ID, DS), on=[ID, DS], how="anti").sort(ID, DS)
-    if missing.is_empty():
-        return frame
-    shown = ", ".join(f"{r[ID]} {r[DS]}" for r in missing.head(5).iter_rows(named=True))
-    log.warning("%s: %d missing %s(s) kept as null rows: %s", source, missing.height, what, shown)
-    return pl.concat([frame, missing], how="diagonal").sort(ID, DS)
+    grid = regularize(frame, every)
+    missing = grid.join(frame.select(ID, DS), on=[ID, DS], how="anti")
+    if not missing.is_empty():
+        shown = ", ".join(f"{r[ID]} {r[DS]}" for r in missing.head(5).iter_rows(named=True))
+        log.warning("%s: %d missing %s(s) kept as null rows: %s", source, missing.height, what, shown)
+    return grid
 
 
 def finish(frame: pl.DataFrame, values: Sequence[str]) -> pl.DataFrame:
