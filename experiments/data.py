@@ -27,7 +27,7 @@ from experiments.spec import (
     WeatherDailySource,
 )
 from features import sources
-from features.align import attach
+from features.align import attach, check_coverage
 from features.contract import DS, ID, ROW, Y
 from features.errors import DataError
 from features.events import complete_days
@@ -45,6 +45,7 @@ class Dataset:
     gaps: GapReport
     as_of: date
     digests: dict[str, str] = field(default_factory=dict)
+    features: pl.DataFrame | None = None  # the target with every input column and indicator, before selection
 
     @property
     def digest(self) -> str:
@@ -132,62 +133,97 @@ def load_target(spec: ExperimentSpec, raw: pl.DataFrame) -> tuple[pl.DataFrame, 
     return regularize(frame, spec.freq, end=end), as_of
 
 
-def assign_indicators(spec: ExperimentSpec, raws: dict[str, pl.DataFrame]) -> dict[str, list[IndicatorSpec]]:
-    """Give each indicator to the input source that holds its ``input`` column (or an earlier indicator's output
-    on that source), keeping the spec's order so indicators can chain."""
-    specs = validate_indicator_specs(spec.features)
-    columns = {name: set(raw.columns) - {ID, DS, ROW} for name, raw in raws.items() if name != spec.target.source}
-    mine: dict[str, list[IndicatorSpec]] = {name: [] for name in columns}
-    for i, ind in enumerate(specs):
-        owner = next((name for name, cols in columns.items() if ind.params.get("input") in cols), None)
-        if owner is None:
-            raise SpecError(
-                spec.path,
-                f"features[{i}].input",
-                f"{ind.params.get('input')!r} is not a column of any "
-                f"input source; inputs have: {', '.join(sorted(set().union(*columns.values())))}",
-            )
-        mine[owner].append(ind)
-        columns[owner].add(ind.output)
-    return mine
+def referenced_columns(indicators: list[IndicatorSpec]) -> set[str]:
+    """Every string parameter of the indicator specs: the input columns they read (other strings never match a
+    column name, so they are harmless here)."""
+    return {v for ind in indicators for k, v in ind.params.items() if isinstance(v, str) and k != "output"}
 
 
-def load_dataset(spec: ExperimentSpec) -> Dataset:
-    """Read, validate and align everything the spec names; no output is written here."""
-    raws: dict[str, pl.DataFrame] = {}
-    digests: dict[str, str] = {}
-    for name, src in spec.sources.items():
-        raws[name] = read_source(src, spec.freq)
-        for f in source_files(src):
-            digests[f"{name}:{Path(f).name}"] = file_digest(f)
-    indicators = assign_indicators(spec, raws)
-    target, as_of = load_target(spec, raws[spec.target.source])
+def _complete_strikes(spec: ExperimentSpec, raws: dict[str, pl.DataFrame], as_of: date) -> None:
+    """Widen a strike feed's zero-filled span where the spec says the feed is complete (see StrikeReportsSource)."""
     for name, src in spec.sources.items():
         if isinstance(src, StrikeReportsSource) and (src.complete_from or src.complete_through):
             first, last = raws[name][DS].min(), raws[name][DS].max()
             through = as_of if src.complete_through == "as_of" else src.complete_through
             start, end = min(first, src.complete_from or first), max(last, through or last)
             raws[name] = complete_days(raws[name], start=start, end=end, fill=0.0)
-    frame = target
-    produced: list[str] = []
+
+
+def _history_grid(
+    target: pl.DataFrame, inputs: dict[str, pl.DataFrame], freq: str, end: date | datetime
+) -> pl.DataFrame:
+    """Each target series on one grid from the earliest period of any used input (or of the target) to ``end``:
+    indicators are computed over the inputs' whole history so decays and windows are warmed up at the target's
+    first period."""
+    starts = [target[DS].min(), *(f[DS].min() for f in inputs.values())]
+    span = pl.DataFrame({ID: target[ID].unique().sort()}).with_columns(
+        pl.lit(min(starts)).cast(target.schema[DS]).alias("__s"), pl.lit(end).cast(target.schema[DS]).alias("__e")
+    )
+    rng = pl.date_ranges if freq == "1d" else pl.datetime_ranges
+    step = "1d" if freq == "1d" else "1h"
+    return span.select(ID, rng("__s", "__e", interval=step).alias(DS)).explode(DS)
+
+
+def load_dataset(spec: ExperimentSpec) -> Dataset:
+    """Read, validate and align everything the spec names; no output is written here.
+
+    Inputs are cut at the as-of date and put on their regular grids; the used columns (a source's ``use`` list and
+    every column an indicator reads) are joined onto the target series over the inputs' full history; indicators
+    are computed there in the spec's order (so they may chain and combine columns of different sources); the
+    result is cut to the target's periods, where every exogenous column must have a value.
+    """
+    raws: dict[str, pl.DataFrame] = {}
+    digests: dict[str, str] = {}
     for name, src in spec.sources.items():
-        if name == spec.target.source or not (src.use or indicators[name]):
+        raws[name] = read_source(src, spec.freq)
+        for f in source_files(src):
+            digests[f"{name}:{Path(f).name}"] = file_digest(f)
+    indicators = validate_indicator_specs(spec.features)
+    target, as_of = load_target(spec, raws[spec.target.source])
+    _complete_strikes(spec, raws, as_of)
+    wanted = referenced_columns(indicators)
+    used: dict[str, pl.DataFrame] = {}
+    origin: dict[str, Path] = {}  # column → the file it comes from, for coverage errors
+    for name, src in spec.sources.items():
+        if name == spec.target.source:
             continue
-        inputs = raws[name].drop(ROW, strict=False).filter(pl.col(DS) <= pl.lit(as_of))
-        # indicators count periods, so the input goes on its regular grid first (missing periods as nulls)
-        inputs = regularize(inputs, spec.freq)
-        if indicators[name]:
-            inputs = add_indicators(inputs, indicators[name])
-        cols = list(src.use) + [ind.output for ind in indicators[name]]
-        frame = attach(frame, inputs, cols, how=src.join, source=src.path, id_map=src.id_map)
-        produced += cols
-    missing = [c for c in spec.exog if c not in frame.columns]
+        cols = [c for c in raws[name].columns if c not in (ID, DS, ROW) and (c in src.use or c in wanted)]
+        unknown = [c for c in src.use if c not in raws[name].columns]
+        if unknown:
+            raise SpecError(
+                spec.path,
+                f"sources.{name}.use",
+                f"{unknown[0]!r} is not a column of this source; it has: "
+                + ", ".join(c for c in raws[name].columns if c not in (ID, DS, ROW)),
+            )
+        if cols:
+            frame = raws[name].select(ID, DS, *cols).filter(pl.col(DS) <= pl.lit(as_of))
+            used[name] = regularize(frame, spec.freq)  # indicators count periods: missing periods become nulls
+            origin.update({c: src.path for c in cols})
+    end = as_of if spec.freq == "1d" else target[DS].max()
+    history = _history_grid(target, used, spec.freq, end)
+    for name, frame in used.items():
+        src = spec.sources[name]
+        cols = [c for c in frame.columns if c not in (ID, DS)]
+        history = attach(history, frame, cols, how=src.join, source=src.path, id_map=src.id_map, check=False)
+    if indicators:
+        history = add_indicators(history.sort(ID, DS), indicators)
+        for ind in indicators:
+            sources_of = sorted({str(origin[c]) for c in referenced_columns([ind]) if c in origin})
+            origin[ind.output] = Path(" + ".join(sources_of) or "indicator")
+    available = [c for c in history.columns if c not in (ID, DS)]
+    missing = [c for c in spec.exog if c not in available]
     if missing:
         raise SpecError(
             spec.path,
             "exog",
             f"{missing[0]!r} is neither a source's `use` column nor an indicator "
-            f"output; available: {', '.join(produced) or '(none)'}",
+            f"output; available: {', '.join(available) or '(none)'}",
         )
-    frame = frame.select(ID, DS, Y, *spec.exog)
-    return Dataset(frame=frame, exog=list(spec.exog), gaps=gap_report(frame, Y), as_of=as_of, digests=digests)
+    features = target.join(history, on=[ID, DS], how="left")
+    for col in spec.exog:
+        check_coverage(features, [col], origin[col])
+    frame = features.select(ID, DS, Y, *spec.exog)
+    return Dataset(
+        frame=frame, exog=list(spec.exog), gaps=gap_report(frame, Y), as_of=as_of, digests=digests, features=features
+    )

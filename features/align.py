@@ -33,8 +33,10 @@ def attach(
     how: JoinHow,
     source: str | Path = "<input>",
     id_map: Mapping[str, str] | None = None,
+    check: bool = True,
 ) -> pl.DataFrame:
-    """Left-join ``columns`` of ``inputs`` onto ``target`` by (unique_id, ds); check full coverage.
+    """Left-join ``columns`` of ``inputs`` onto ``target`` by (unique_id, ds); with ``check``, require full coverage
+    (see :func:`check_coverage`).
 
     ``how="broadcast"``: ``inputs`` is one series applied to every target series. ``how="match"``: input series
     are matched to target series by id, after mapping target ids through ``id_map`` where given.
@@ -67,8 +69,15 @@ def attach(
         )
     else:  # pragma: no cover - guarded by the spec's Literal type
         raise ValueError(f"unknown join {how!r}")
+    if check:
+        check_coverage(joined, columns, source)
+    return joined.sort(ID, DS)
+
+
+def check_coverage(frame: pl.DataFrame, columns: Sequence[str], source: str | Path) -> None:
+    """Raise a DataError naming the first (series, period) pairs where an input column is null."""
     for col in columns:
-        holes = joined.filter(pl.col(col).is_null())
+        holes = frame.filter(pl.col(col).is_null())
         if holes.height:
             first = holes.head(5)
             pairs = [f"{i} {d}" for i, d in zip(first[ID].to_list(), first[DS].to_list(), strict=True)]
@@ -79,7 +88,6 @@ def attach(
                 values=pairs,
                 expected="a value for every target series and period",
             )
-    return joined.sort(ID, DS)
 
 
 def _one(part: pl.DataFrame, source: str | Path) -> pl.DataFrame:
