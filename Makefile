@@ -7,7 +7,7 @@ STAMP  := $(VENV)/.installed
 SPEC   ?= experiments/specs/demo.toml
 DEMO   := data/demo
 
-.PHONY: install forecast backtest demo-data test lint ui warmup clean
+.PHONY: install forecast backtest demo-data test lint ui warmup bench bench-features bench-models clean
 
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
@@ -46,6 +46,15 @@ ui: install
 
 warmup: install
 	$(VENV)/bin/gridcast warmup
+
+# Speed goals are measured here, as ratios against named baselines (results in benchmarks/results/*.json).
+bench-features: install
+	$(PY) -m benchmarks.bench_features
+
+bench-models: install
+	$(PY) -m benchmarks.bench_models
+
+bench: bench-features bench-models
 
 clean:
 	rm -rf out data/demo mlruns.db mlartifacts .pytest_cache

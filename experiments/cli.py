@@ -89,6 +89,43 @@ def validate(config: Path) -> None:
 
 @cli.command()
 @CONFIG
+@click.option("--out", "out", required=True, type=click.Path(path_type=Path), help="Parquet file to write.")
+def features(config: Path, out: Path) -> None:
+    """Write the target with every input column and indicator of a spec (Parquet), aligned on (unique_id, ds)."""
+    import os
+
+    from experiments.data import load_dataset
+    from experiments.spec import load_spec
+
+    data = load_dataset(load_spec(config))
+    assert data.features is not None
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_name(f".{out.name}.tmp-{os.getpid()}")
+    try:
+        data.features.write_parquet(tmp, statistics=False)
+        tmp.replace(out)
+    finally:
+        tmp.unlink(missing_ok=True)
+    cols = [c for c in data.features.columns if c not in ("unique_id", "ds")]
+    click.echo(f"{out}: {data.features.height} rows, columns {', '.join(cols)}")
+
+
+@cli.command()
+def warmup() -> None:
+    """Compile every numba kernel into the on-disk cache, so scheduled jobs start fast."""
+    import time
+
+    from features import kernels
+
+    start = time.perf_counter()
+    info = kernels.warmup()
+    took = time.perf_counter() - start
+    mode = "numba" if kernels.NUMBA_ENABLED else "pure Python (GRIDCAST_NO_NUMBA set)"
+    click.echo(f"warm-up ({mode}) in {took:.2f} s: {info}")
+
+
+@cli.command()
+@CONFIG
 @OUT
 @NO_TRACK
 def backtest(config: Path, out_root: Path, no_tracking: bool) -> None:
