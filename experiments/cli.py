@@ -157,6 +157,54 @@ def _finish(result: object) -> None:
         raise AllModelsFailed(", ".join(result.failed_models))
 
 
+def _uri(config: Path | None) -> str:
+    from experiments.tracking import resolve_uri
+
+    spec_uri = None
+    if config is not None:
+        from experiments.spec import load_spec
+
+        spec_uri = load_spec(config).tracking.uri
+    return resolve_uri(spec_uri)
+
+
+EXPERIMENT = click.option("--experiment", required=True, help="MLflow experiment name (e.g. gridcast-demo).")
+METRIC = click.option("--metric", default="mase", show_default=True, help="Metric to rank by (lower is better).")
+SPEC_URI = click.option("--config", "config", type=click.Path(path_type=Path), help="Spec whose tracking URI to use.")
+
+
+@cli.command()
+@EXPERIMENT
+@METRIC
+@SPEC_URI
+@click.option("--all-runs", is_flag=True, help="Every model run of the experiment, not only the latest job's.")
+def compare(experiment: str, metric: str, config: Path | None, all_runs: bool) -> None:
+    """Leaderboard of models × metrics from MLflow, best first."""
+    from experiments.registry import leaderboard
+    from experiments.text import table
+
+    board = leaderboard(_uri(config), experiment, metric, latest_only=not all_runs)
+    keep = (
+        ["model", metric]
+        + [c for c in ("mase", "smape", "mae", "rmse", "crps", "bias") if c in board.columns and c != metric]
+        + ["status", "run_id"]
+    )
+    click.echo(table(board.select([c for c in keep if c in board.columns])))
+
+
+@cli.command()
+@EXPERIMENT
+@METRIC
+@SPEC_URI
+@click.option("--name", help="Registered model name (default: the spec's, as tagged on the runs).")
+@click.option("--margin", type=float, help="Relative improvement needed to take @champion (default: the spec's).")
+def promote(experiment: str, metric: str, config: Path | None, name: str | None, margin: float | None) -> None:
+    """Register the best run's model; move @champion only if it beats the champion by the margin."""
+    from experiments.registry import promote as do_promote
+
+    click.echo(do_promote(_uri(config), experiment, metric, name=name, margin=margin).describe())
+
+
 @cli.command()
 @click.option("--config", "config", type=click.Path(path_type=Path), help="Spec whose tracking URI to use.")
 @click.option("--host", default="127.0.0.1", show_default=True)
@@ -165,14 +213,7 @@ def ui(config: Path | None, host: str, port: int) -> None:
     """Start the MLflow UI for the configured tracking store (loopback only unless told otherwise)."""
     import os
 
-    from experiments.tracking import resolve_uri
-
-    spec_uri = None
-    if config is not None:
-        from experiments.spec import load_spec
-
-        spec_uri = load_spec(config).tracking.uri
-    uri = resolve_uri(spec_uri)
+    uri = _uri(config)
     click.echo(f"MLflow UI for {uri} on http://{host}:{port}")
     mlflow = Path(sys.executable).with_name("mlflow")
     os.execv(str(mlflow), [str(mlflow), "ui", "--backend-store-uri", uri, "--host", host, "--port", str(port)])

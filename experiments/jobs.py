@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from importlib.metadata import version
@@ -22,7 +21,7 @@ import polars as pl
 
 from experiments.data import Dataset, load_dataset
 from experiments.spec import ExperimentSpec, load_spec, spec_hash
-from experiments.tracking import Tracker, TrackingError, flatten, git_commit, resolve_uri
+from experiments.text import table
 from features.contract import FALLBACK, ID, MODEL, SCENARIO
 from forecast.backtest import backtest
 from forecast.base import Forecaster
@@ -58,20 +57,12 @@ class JobResult:
         lines = [f"{self.kind} {self.spec} as of {self.as_of}: outputs in {self.out_dir}", f"data: {self.gaps}"]
         if self.leaderboard.height:
             lines.append("leaderboard (backtest, best first):")
-            lines.append(_table(self.leaderboard))
+            lines.append(table(self.leaderboard))
         if self.failed_models:
             lines.append(f"fell back on some series: {', '.join(self.failed_models)}")
         if self.run_id:
             lines.append(f"MLflow run {self.run_id} in {self.tracking_uri} ({self.n_requests} requests)")
         return "\n".join(lines)
-
-
-def _table(frame: pl.DataFrame) -> str:
-    cols = frame.columns
-    rows = [[f"{v:.4f}" if isinstance(v, float) else str(v) for v in r] for r in frame.iter_rows()]
-    widths = [max(len(c), *(len(r[i]) for r in rows)) for i, c in enumerate(cols)]
-    fmt = "  ".join(f"{{:<{w}}}" for w in widths)
-    return "\n".join(["  " + fmt.format(*cols)] + ["  " + fmt.format(*r) for r in rows])
 
 
 def build_models(spec: ExperimentSpec) -> dict[str, Callable[[], Forecaster]]:
@@ -82,6 +73,25 @@ def build_models(spec: ExperimentSpec) -> dict[str, Callable[[], Forecaster]]:
         kind = params.pop("kind", name)
         out[name] = model_factory(kind, params)
     return out
+
+
+def model_config(spec: ExperimentSpec, name: str, exog: list[str]) -> dict:
+    """Everything a logged model needs to forecast again (see experiments.pyfunc)."""
+    params = dict(spec.models[name])
+    kind = params.pop("kind", name)
+    b = spec.target.bounds
+    return {
+        "name": name,
+        "kind": kind,
+        "params": params,
+        "freq": spec.freq,
+        "exog": exog,
+        "bounds": [b.lower, b.upper],
+        "fallback": spec.fallback,
+        "season_length": spec.season_length,
+        "h": spec.forecast.h,
+        "level": list(spec.forecast.level),
+    }
 
 
 def run_job(config: str | Path, *, kind: Kind, out_root: str | Path = "out", track: bool = True) -> JobResult:
@@ -123,10 +133,13 @@ def run_job(config: str | Path, *, kind: Kind, out_root: str | Path = "out", tra
 
     tmp.mkdir(parents=True, exist_ok=True)
     try:
-        files = _write_outputs(tmp, spec, data, bt, fc, per_series, per_step, overall, leaderboard)
+        _write_outputs(tmp, spec, data, bt, fc, per_series, per_step, overall, leaderboard)
         result = JobResult(kind, spec.name, as_of, final, leaderboard, data.gaps.summary(), failed, all_failed)
         if track:
-            _track(result, spec, data, tmp, files, bt, fc, per_step, overall)
+            from experiments.job_tracking import JobOutputs, track_job
+
+            outputs = JobOutputs(tmp, bt, fc, per_series, per_step, overall)
+            track_job(result, spec, data, outputs)
         _publish(tmp, final)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
@@ -196,98 +209,3 @@ def _publish(tmp: Path, final: Path) -> None:
         final.rename(old)
     tmp.rename(final)
     shutil.rmtree(old, ignore_errors=True)
-
-
-def _track(
-    result: JobResult,
-    spec: ExperimentSpec,
-    data: Dataset,
-    tmp: Path,
-    files: dict[str, Path],
-    bt,
-    fc,
-    per_step: pl.DataFrame | None,
-    overall: pl.DataFrame | None,
-) -> None:
-    """Parent run for the invocation, one child per model; records errors in ``result`` instead of raising."""
-    uri = resolve_uri(spec.tracking.uri)
-    result.tracking_uri = uri
-    try:
-        tracker = Tracker(uri, spec.experiment_name)
-        tags = {
-            "gridcast.kind": result.kind,
-            "gridcast.spec": spec.name,
-            "gridcast.spec_hash": spec_hash(spec),
-            "gridcast.data_digest": data.digest,
-            "gridcast.as_of": result.as_of,
-            "gridcast.version": version("gridcast"),
-            "gridcast.scenario": SCENARIO_NAME,
-            "mlflow.source.git.commit": git_commit(),
-            "mlflow.source.name": "gridcast " + " ".join(sys.argv[1:])[:200],
-        }
-        params = {
-            **flatten("backtest", spec.backtest.model_dump() if spec.backtest else {}),
-            **flatten("forecast", spec.forecast.model_dump()),
-            **{f"features.{i}.{k}": str(v) for i, f in enumerate(spec.features) for k, v in f.items()},
-            "data.freq": spec.freq,
-            "data.exog": ",".join(data.exog),
-            "data.n_series": str(data.frame[ID].n_unique()),
-            "data.missing_target_periods": str(data.gaps.n_missing),
-            "data.season_length": str(spec.season_length),
-        }
-        with tracker.run(f"{result.kind}-{spec.name}-{result.as_of}", tags) as parent:
-            result.run_id = parent
-            tracker.log(parent, params=params)
-            for name in ("spec.json", "manifest.json", "leaderboard.csv"):
-                tracker.artifact(parent, tmp / name)
-            for name, model_params in spec.models.items():
-                _track_model(tracker, parent, tags, name, model_params, params, tmp, bt, fc, per_step, overall)
-        result.n_requests = tracker.n_requests
-    except TrackingError as exc:
-        result.tracking_error = str(exc)
-
-
-def _track_model(
-    tracker: Tracker,
-    parent: str,
-    tags: dict[str, str],
-    name: str,
-    model_params: dict,
-    params: dict[str, str],
-    tmp: Path,
-    bt,
-    fc,
-    per_step,
-    overall,
-) -> None:
-    child_tags = {**tags, "gridcast.model": name}
-    run = tracker.start(name, child_tags, parent_id=parent)
-    metrics: list[tuple[str, float, int]] = []
-    if overall is not None:
-        row = overall.filter(pl.col(MODEL) == name)
-        for col in LEADERBOARD_METRICS:
-            if row.height and row[col][0] is not None:
-                metrics.append((col, float(row[col][0]), 0))
-    if per_step is not None:
-        for rec in per_step.filter(pl.col(MODEL) == name).iter_rows(named=True):
-            for col in ("mae", "mase", "rmse", "bias"):
-                if rec.get(col) is not None:
-                    metrics.append((f"{col}_by_h", float(rec[col]), int(rec["step"])))
-    produced = fc if fc is not None else bt
-    mine = produced.filter(pl.col(MODEL) == name)
-    n_series = mine[ID].n_unique()
-    n_fallback = mine.filter(pl.col(FALLBACK).is_not_null())[ID].n_unique()
-    metrics.append(("series_fallen_back", float(n_fallback), 0))
-    tracker.log(run, params={**params, **flatten("model", {"name": name, **model_params})}, metrics=metrics)
-    for label, frame in (("forecast", fc), ("backtest", bt)):
-        if frame is not None:
-            path = tmp / "per_model" / f"{label}-{name}.parquet"
-            path.parent.mkdir(exist_ok=True)
-            frame.filter(pl.col(MODEL) == name).write_parquet(path, statistics=False)
-            tracker.artifact(run, path)
-    if n_series and n_fallback == n_series:
-        reasons = mine.filter(pl.col(FALLBACK).is_not_null())[FALLBACK].head(1).to_list()
-        tracker.log(run, tags={"gridcast.failure": f"failed on every series; e.g. {reasons[0]}"[:5000]})
-        tracker.end(run, "FAILED")
-    else:
-        tracker.end(run, "FINISHED")

@@ -134,6 +134,10 @@ class ForecastSpec(_Strict):
 class TrackingSpec(_Strict):
     experiment: str | None = None
     uri: str | None = None
+    log_models: bool = True  # each model as an MLflow pyfunc model in its child run
+    max_fan_charts: int = Field(default=6, ge=0)  # fan-chart PNGs per model (first series by id)
+    registered_model: str | None = None  # registry name for `gridcast promote` (default: the spec's name)
+    promote_margin: float = Field(default=0.0, ge=0.0, lt=1.0)  # relative improvement needed to take @champion
 
 
 class ExperimentSpec(_Strict):
