@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import polars as pl
@@ -100,6 +100,28 @@ def read_source(src: SourceSpec, freq: str) -> pl.DataFrame:
     raise TypeError(f"no reader for {type(src).__name__}")  # pragma: no cover - the spec's union is closed
 
 
+def collapse(frame: pl.DataFrame, how: str | None) -> pl.DataFrame:
+    """Sum or average every series into one called ``all`` (a period's value is null only if all series are)."""
+    if how is None:
+        return frame
+    values = [c for c in frame.columns if c not in (ID, DS, ROW)]
+    agg = [(pl.col(c).sum() if how == "sum" else pl.col(c).mean()).alias(c) for c in values]
+    nulls = [pl.col(c).is_null().all().alias(f"__null_{c}") for c in values]
+    out = frame.group_by(DS).agg(*agg, *nulls)
+    out = out.with_columns(pl.when(pl.col(f"__null_{c}")).then(None).otherwise(pl.col(c)).alias(c) for c in values)
+    return out.select(pl.lit("all").alias(ID), DS, *values).sort(DS)
+
+
+def window(frame: pl.DataFrame, spec: ExperimentSpec) -> pl.DataFrame:
+    """Cut a source to the spec's [start, end] data window (inclusive)."""
+    if spec.start is not None:
+        frame = frame.filter(pl.col(DS) >= pl.lit(spec.start).cast(frame.schema[DS]))
+    if spec.end is not None:
+        end = spec.end if spec.freq == "1d" else datetime.combine(spec.end, datetime.max.time(), tzinfo=UTC)
+        frame = frame.filter(pl.col(DS) <= pl.lit(end).cast(frame.schema[DS]))
+    return frame
+
+
 def load_target(spec: ExperimentSpec, raw: pl.DataFrame) -> tuple[pl.DataFrame, date]:
     """Validate, subset and regularize the target; return it with the effective as-of date."""
     src = spec.sources[spec.target.source]
@@ -175,7 +197,7 @@ def load_dataset(spec: ExperimentSpec) -> Dataset:
     raws: dict[str, pl.DataFrame] = {}
     digests: dict[str, str] = {}
     for name, src in spec.sources.items():
-        raws[name] = read_source(src, spec.freq)
+        raws[name] = window(collapse(read_source(src, spec.freq), src.collapse), spec)
         for f in source_files(src):
             digests[f"{name}:{Path(f).name}"] = file_digest(f)
     indicators = validate_indicator_specs(spec.features)

@@ -36,6 +36,8 @@ class _Source(_Strict):
     join: Literal["broadcast", "match"] = "match"
     id_map: dict[str, str] = Field(default_factory=dict)
     use: list[str] = Field(default_factory=list)
+    # sum or average every series of the source into one (e.g. alert minutes over all oblasts → national)
+    collapse: Literal["sum", "mean"] | None = None
 
 
 class TableSource(_Source):
@@ -146,6 +148,9 @@ class ExperimentSpec(_Strict):
     freq: Literal["1d", "1h"] = DAILY
     season_length: int = Field(default=7, gt=0)
     as_of: date | None = None
+    # a data window for historical experiments: every source is cut to [start, end] before anything else
+    start: date | None = None
+    end: date | None = None
     sources: dict[str, SourceSpec]
     target: TargetSpec
     features: list[dict[str, Any]] = Field(default_factory=list)
@@ -163,6 +168,8 @@ class ExperimentSpec(_Strict):
             raise ValueError(f"target.source {self.target.source!r} is not one of sources: {sorted(self.sources)}")
         if not self.models:
             raise ValueError("models: at least one model is needed")
+        if self.start and self.end and self.start >= self.end:
+            raise ValueError(f"start ({self.start}) must be before end ({self.end})")
         if self.freq == HOURLY and any(
             isinstance(s, StrikeReportsSource | AlertsSource | WeatherDailySource) for s in self.sources.values()
         ):
