@@ -5,10 +5,16 @@ model may see) at row ``n − h − step·(n_windows − 1 − w) − 1``, so th
 last period (statsforecast's convention). Windows overlap when ``step < h``. Each series is scheduled on its own
 grid, so series that end on different dates get different cutoffs; the ``cutoff`` column says which.
 
-No look-ahead is structural: each window calls :func:`forecast.core.forecast_frame` on the rows with
-``ds <= cutoff`` only, and the future exogenous values come from an :class:`~forecast.exog.ExogProvider`
-given that same history (default :class:`~forecast.exog.LastValueProvider`); the truth after the cutoff is only
-joined to the output afterwards, as column ``y``.
+No look-ahead is structural: each window forecasts from the rows with ``ds <= cutoff`` only (as
+:func:`forecast.core.forecast_frame` does), and the future exogenous values come from an
+:class:`~forecast.exog.ExogProvider` given that same history (default :class:`~forecast.exog.LastValueProvider`);
+the truth after the cutoff is only joined to the output afterwards, as column ``y``.
+
+Refitting every k windows
+    With ``refit_every = k`` the models are fitted at windows 0, k, 2k, … and, in the windows between, the model
+    fitted last is :meth:`~forecast.base.Forecaster.update`-d with the history up to the new cutoff (parameters
+    kept where the model implements ``_update``, e.g. a Kalman filter re-run; refitted otherwise). A model that
+    failed on a series (and fell back) is refitted at the next window. The fallback model is always refitted.
 """
 
 from __future__ import annotations
@@ -21,8 +27,9 @@ from typing import Any
 import polars as pl
 
 from features.contract import CUTOFF, DS, ID, MODEL, Bounds, Y
-from forecast.base import check_h
-from forecast.core import ModelLike, check_frame, forecast_frame
+from forecast.base import Forecaster, check_h
+from forecast.bounds import TransformLike
+from forecast.core import ModelLike, OutputRequest, check_frame, forecast_frame_stateful
 from forecast.exog import ExogProvider, LastValueProvider
 
 _ROW, _LEN = "_bt_row", "_bt_len"
@@ -40,7 +47,8 @@ class BacktestPlanError(ValueError):
 class Window:
     """One backtest event: fit on rows ``[train_start, train_end)``, forecast ``test_ds``.
 
-    ``cutoff`` is the ds of row ``train_end − 1``, the last period the model may see.
+    ``cutoff`` is the ds of row ``train_end − 1``, the last period the model may see; ``refit`` is False when the
+    window re-uses the parameters of an earlier fit (``refit_every > 1``).
     """
 
     window: int
@@ -48,6 +56,13 @@ class Window:
     train_start: int
     train_end: int
     test_ds: tuple[Any, ...]
+    refit: bool = True
+
+
+def _check_refit_every(refit_every: int) -> int:
+    if isinstance(refit_every, bool) or not isinstance(refit_every, int) or refit_every < 1:
+        raise ValueError(f"refit_every: expected an integer >= 1, got {refit_every!r}")
+    return refit_every
 
 
 def _check_plan(h: int, n_windows: int, step: int | None, input_size: int | None) -> tuple[int, int, int]:
@@ -75,14 +90,17 @@ def backtest_schedule(
     *,
     input_size: int | None = None,
     min_train: int = 1,
+    refit_every: int = 1,
 ) -> list[Window]:
     """The windows of a rolling-origin backtest on one series' grid ``ds_values`` (ascending), oldest first.
 
     ``step`` defaults to ``h`` (adjacent, non-overlapping test windows). ``input_size`` None means an expanding
     window from the first row; an integer keeps the last ``input_size`` rows up to each cutoff, and then also sets
-    the minimum training length. Raises :class:`BacktestPlanError` when the series is too short.
+    the minimum training length. Window ``w`` refits when ``w % refit_every == 0``. Raises
+    :class:`BacktestPlanError` when the series is too short.
     """
     h, n_windows, step = _check_plan(h, n_windows, step, input_size)
+    refit_every = _check_refit_every(refit_every)
     values = list(ds_values)
     n = len(values)
     min_train = input_size if input_size is not None else max(1, min_train)
@@ -93,7 +111,7 @@ def backtest_schedule(
     for w in range(n_windows):
         end = n - h - step * (n_windows - 1 - w)  # rows [.., end) are history
         start = 0 if input_size is None else end - input_size
-        windows.append(Window(w, values[end - 1], start, end, tuple(values[end : end + h])))
+        windows.append(Window(w, values[end - 1], start, end, tuple(values[end : end + h]), w % refit_every == 0))
     return windows
 
 
@@ -112,18 +130,26 @@ def backtest(
     bounds: Bounds | None = None,
     fallback: str | None = "seasonal_naive",
     season_length: int = 7,
+    refit_every: int = 1,
+    quantiles: Sequence[float] | None = None,
+    thresholds: Sequence[float] | None = None,
+    transform: TransformLike | Mapping[str, TransformLike] | None = "none",
 ) -> pl.DataFrame:
     """Rolling-origin backtest of every model on every series.
 
     Returns the columns of :func:`forecast.core.forecast_frame` plus ``cutoff`` (after ``ds``) and ``y`` (the
     truth, after ``model``; null where the target is missing): ``unique_id, ds, cutoff, model, y, mean, lo-*,
-    hi-*, fallback_reason``, sorted by series, cutoff, model (in mapping order) and ds.
+    hi-*, q-*, p_exceed-*, fallback_reason``, sorted by series, cutoff, model (in mapping order) and ds.
+    ``quantiles``, ``thresholds``, ``transform`` and ``bounds`` are those of :func:`forecast.core.forecast_frame`;
+    ``refit_every`` is explained in the module docstring.
 
     Every series needs ``input_size`` (or, when expanding, ``season_length + 1``, what the seasonal-naive
     fallback needs) periods before its first cutoff plus the test periods; otherwise one
     :class:`BacktestPlanError` lists all the short series.
     """
     h, n_windows, step = _check_plan(h, n_windows, step, input_size)
+    refit_every = _check_refit_every(refit_every)
+    request = OutputRequest.make(level, quantiles, thresholds)
     exog = list(exog)
     check_frame(df, freq, exog, source="backtest input")
     provider = exog_provider if exog_provider is not None else LastValueProvider()
@@ -143,6 +169,7 @@ def backtest(
     cols = [ID, DS, Y, *exog]
     indexed = df.select(cols).with_columns(pl.int_range(pl.len()).over(ID).alias(_ROW), pl.len().over(ID).alias(_LEN))
     parts = []
+    state: dict[str, dict[str, Forecaster]] = {}  # series → model name → model fitted at the last refit
     for w in range(n_windows):
         end = pl.col(_LEN) - h - step * (n_windows - 1 - w)  # same arithmetic as backtest_schedule
         in_train = pl.col(_ROW) < end
@@ -152,17 +179,20 @@ def backtest(
         test = indexed.filter((pl.col(_ROW) >= end) & (pl.col(_ROW) < end + h)).select(ID, DS, Y)
         cutoffs = train.group_by(ID).agg(pl.col(DS).last().alias(CUTOFF))
         future_exog = provider.future(train.select(ID, DS, *exog), test.select(ID, DS), exog) if exog else None
-        fc = forecast_frame(
+        fc = forecast_frame_stateful(
             train,
             models,
             h,
             freq=freq,
             exog=exog,
             future_exog=future_exog,
-            level=level,
+            request=request,
             bounds=bounds,
             fallback=fallback,
             season_length=season_length,
+            transform=transform,
+            state=state,
+            refit=w % refit_every == 0,
         )
         fc = fc.join(cutoffs, on=ID, how="left", maintain_order="left").join(
             test, on=[ID, DS], how="left", maintain_order="left"

@@ -18,6 +18,15 @@ Exogenous regressors
 Output
     :meth:`predict` guarantees a finite ``mean`` of shape ``(h,)`` and, for each requested level, finite bounds
     with ``lower <= mean <= upper``; anything else raises :class:`ForecastError` so the caller can fall back.
+    With ``quantiles=(0.1, 0.5, 0.9)`` it also fills :attr:`Prediction.quantiles`, read off the model's central
+    intervals (``q`` is the bound of the ``100·|1 − 2q|`` % interval, the median is ``mean``; see
+    :mod:`forecast.quantiles`); models implement only intervals.
+
+Updating without refitting
+    :meth:`update` conditions a fitted model on a longer (or shifted) history, keeping the estimated parameters
+    where the model supports it: rolling-origin backtests with ``refit_every = k`` call it between refits. The
+    default ``_update`` refits; a model overrides it when it can do better (statsmodels state-space results:
+    ``results.apply(y, exog=X, refit=False)``).
 """
 
 from __future__ import annotations
@@ -30,6 +39,8 @@ from typing import Any, ClassVar, Self
 
 import numpy as np
 from pydantic import BaseModel
+
+from forecast.quantiles import check_quantiles, levels_for_quantiles, quantiles_from_intervals
 
 DEFAULT_LEVELS: tuple[int, ...] = (80, 95)
 
@@ -51,11 +62,21 @@ class NotFittedError(RuntimeError):
 
 @dataclass(frozen=True)
 class Prediction:
-    """A forecast of ``h`` steps: point ``mean`` and central intervals ``lower[level]``, ``upper[level]``."""
+    """A forecast of ``h`` steps: point ``mean``, central intervals ``lower[level]``, ``upper[level]`` and
+    optional ``quantiles[q]`` (filled by :meth:`Forecaster.predict` when asked for, or by a model that has its
+    own quantiles)."""
 
     mean: np.ndarray
     lower: dict[int, np.ndarray] = field(default_factory=dict)
     upper: dict[int, np.ndarray] = field(default_factory=dict)
+    quantiles: dict[float, np.ndarray] = field(default_factory=dict)
+
+    def quantile(self, q: float) -> np.ndarray:
+        """The ``q`` quantile: an explicit one if present, else the matching interval bound (0.5 → ``mean``)."""
+        (qq,) = check_quantiles(q)
+        if qq in self.quantiles:
+            return self.quantiles[qq]
+        return quantiles_from_intervals(self.mean, self.lower, self.upper, (qq,))[qq]
 
     @property
     def h(self) -> int:
@@ -194,12 +215,24 @@ class Forecaster(ABC):
         self._fitted = True
         return self
 
-    def predict(self, h: int, X_future: np.ndarray | None = None, level: Sequence[int] = DEFAULT_LEVELS) -> Prediction:
-        """Forecast ``h`` steps ahead with central intervals at each ``level`` (percent)."""
+    def predict(
+        self,
+        h: int,
+        X_future: np.ndarray | None = None,
+        level: Sequence[int] = DEFAULT_LEVELS,
+        quantiles: Sequence[float] | None = None,
+    ) -> Prediction:
+        """Forecast ``h`` steps ahead with central intervals at each ``level`` (percent) and the ``quantiles``.
+
+        Quantiles are probabilities in (0, 1) at whole-percent levels (0.1 is the lower bound of the 80 %
+        interval); asking for any but the median needs a model with intervals.
+        """
         if not self._fitted:
             raise NotFittedError(f"{type(self).__name__}: call fit before predict")
         h = check_h(h)
         levels = check_levels(level)
+        qs = check_quantiles(quantiles)
+        needed = tuple(sorted(set(levels) | set(levels_for_quantiles(qs))))
         Xf = None
         if self.get_tag("exogenous"):
             if self._n_exog is not None:
@@ -210,10 +243,46 @@ class Forecaster(ABC):
                 raise ValueError("X_future: the model was fitted without X; it cannot use future regressors")
         elif X_future is not None:
             _check_X(X_future, h, "X_future")  # shape check only; the model ignores it
-        if levels and not self.get_tag("intervals"):
-            raise ValueError(f"{type(self).__name__} gives no intervals; pass level=()")
-        pred = self._predict(h, Xf, levels)
-        return _check_prediction(pred, h, levels, type(self).__name__)
+        if needed and not self.get_tag("intervals"):
+            raise ValueError(f"{type(self).__name__} gives no intervals; pass level=() and only the median quantile")
+        pred = _check_prediction(self._predict(h, Xf, needed), h, needed, type(self).__name__)
+        if not qs and needed == levels:
+            return pred
+        own = [q for q in qs if q in pred.quantiles]  # a model's own quantiles win over interval-derived ones
+        q_values = quantiles_from_intervals(pred.mean, pred.lower, pred.upper, [q for q in qs if q not in own])
+        q_values = {q: pred.quantiles[q] if q in own else q_values[q] for q in qs}
+        return Prediction(
+            mean=pred.mean,
+            lower={lv: pred.lower[lv] for lv in levels},
+            upper={lv: pred.upper[lv] for lv in levels},
+            quantiles=q_values,
+        )
+
+    def update(self, y: np.ndarray, X: np.ndarray | None = None) -> Self:
+        """Condition the fitted model on the history ``y`` (n,) (all of it, up to a later cutoff) and ``X``.
+
+        Keeps the estimated parameters where the model implements ``_update`` (e.g. re-running a Kalman filter
+        with fixed parameters); the default refits. Inputs are validated as in :meth:`fit`, and the regressors
+        must be those of the fit. Returns ``self``.
+        """
+        if not self._fitted:
+            raise NotFittedError(f"{type(self).__name__}: call fit before update")
+        arr = _check_y(y, self.get_tag("missing"), type(self).__name__)
+        Xa = None
+        if self.get_tag("exogenous"):
+            if self._n_exog is not None:
+                if X is None:
+                    raise ValueError(f"X: the model was fitted with {self._n_exog} regressors; pass (n, k)")
+                Xa = _check_X(X, arr.shape[0], "X", self._n_exog)
+            elif X is not None:
+                raise ValueError("X: the model was fitted without X; refit it to use regressors")
+        elif X is not None:
+            _check_X(X, arr.shape[0], "X")
+        self._fitted = False
+        self._update(arr, Xa)
+        self.n_obs_ = int(arr.shape[0])
+        self._fitted = True
+        return self
 
     # -- to implement ----------------------------------------------------------------------------------------
     @abstractmethod
@@ -223,6 +292,11 @@ class Forecaster(ABC):
     @abstractmethod
     def _predict(self, h: int, X_future: np.ndarray | None, level: tuple[int, ...]) -> Prediction:
         """Compute the forecast for validated arguments."""
+
+    def _update(self, y: np.ndarray, X: np.ndarray | None) -> None:
+        """Re-condition on a new history; override to keep parameters (the default refits with ``_fit``)."""
+        self.fit_warnings_ = []
+        self._fit(y, X)
 
 
 def _check_prediction(pred: Prediction, h: int, levels: tuple[int, ...], name: str) -> Prediction:
@@ -247,7 +321,13 @@ def _check_prediction(pred: Prediction, h: int, levels: tuple[int, ...], name: s
             raise ForecastError(f"{name}: {lv}% interval does not contain the point forecast")
         lower[lv] = np.minimum(lo, mean)
         upper[lv] = np.maximum(hi, mean)
-    return Prediction(mean=mean, lower=lower, upper=upper)
+    quantiles: dict[float, np.ndarray] = {}
+    for q, values in pred.quantiles.items():
+        arr = np.asarray(values, dtype=np.float64).reshape(-1)
+        if arr.shape != (h,) or not np.isfinite(arr).all():
+            raise ForecastError(f"{name}: quantile {q} is not {h} finite values")
+        quantiles[float(q)] = arr
+    return Prediction(mean=mean, lower=lower, upper=upper, quantiles=quantiles)
 
 
 def gaussian_intervals(

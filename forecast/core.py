@@ -2,7 +2,8 @@
 
 Input is a canonical long frame (``unique_id``, ``ds``, ``y`` and Float64 exogenous columns) on a regular grid per
 series; output is a forecast frame with columns ``unique_id, ds, model, mean, lo-80, hi-80, lo-95, hi-95,
-fallback_reason`` (one ``lo``/``hi`` pair per requested level, ascending).
+fallback_reason`` (one ``lo``/``hi`` pair per requested level, ascending), plus ``q-<q>`` quantile and
+``p_exceed-<c>`` exceedance columns when asked for.
 
 Nulls in the history (``y``)
     Leading nulls are dropped. Models with the ``missing`` tag (SARIMAX) get the remaining gaps as NaN and
@@ -18,16 +19,19 @@ Failures
     series in its place and ``fallback_reason`` says why, e.g. ``"sarimax failed: LinAlgError: …"``. If the
     fallback fails too, the rows carry nulls and both reasons: never a silent NaN.
 
-Bounds
-    With ``bounds``, the mean and every interval bound are clipped into [lower, upper]. Clipping is monotone, so
-    ``lo ≤ mean ≤ hi`` and the nesting of the intervals (80 % inside 95 %) survive it. The probability mass
-    beyond a bound is thereby put on the bound; a later issue adds transforms (log1p, bounded links).
+Bounds and transforms
+    Each model runs on ``forward(y)`` of its :class:`~forecast.bounds.Transform` (``"none"``: identity, the
+    default; ``"log1p"``; ``"logit"``) and its mean, intervals and quantiles are mapped back with ``inverse``,
+    which lands inside ``bounds``. Under ``"none"`` that is clipping: monotone, so ``lo ≤ mean ≤ hi`` and the
+    nesting of the intervals (80 % inside 95 %) survive it, and the probability mass beyond a bound is put on the
+    bound. Under a transform, ``mean`` is the back-transformed point forecast, i.e. the median (see
+    :mod:`forecast.bounds`). The fallback standing in for a model runs under that model's transform.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 
 import numpy as np
@@ -35,7 +39,17 @@ import polars as pl
 
 from features.contract import DS, FALLBACK, ID, MEAN, MODEL, Bounds, Y, hi_col, lo_col
 from features.errors import DataError
-from forecast.base import Forecaster, check_h, check_levels
+from forecast.base import Forecaster, Prediction, check_h, check_levels
+from forecast.bounds import Identity, Transform, TransformLike, resolve_transforms
+from forecast.exceedance import gaussian_exceedance, sigma_from_intervals
+from forecast.quantiles import (
+    check_quantiles,
+    check_thresholds,
+    levels_for_quantiles,
+    p_exceed_col,
+    q_col,
+    quantile_columns,
+)
 from forecast.registry import make_model, model_class
 
 ModelLike = Forecaster | Callable[[], Forecaster]
@@ -161,6 +175,37 @@ def fill_exog(X: np.ndarray, names: Sequence[str]) -> np.ndarray:
 
 
 # -- per-series engine -----------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class OutputRequest:
+    """What a forecast reports besides ``mean``: interval ``levels``, ``quantiles`` and exceedance ``thresholds``."""
+
+    levels: tuple[int, ...] = (80, 95)
+    quantiles: tuple[float, ...] = ()
+    thresholds: tuple[float, ...] = ()
+
+    @classmethod
+    def make(
+        cls, level: Sequence[int], quantiles: Sequence[float] | None = None, thresholds: Sequence[float] | None = None
+    ) -> OutputRequest:
+        """Validated request (levels and quantiles sorted and unique, thresholds sorted)."""
+        return cls(check_levels(level), check_quantiles(quantiles), check_thresholds(thresholds))
+
+    @property
+    def model_levels(self) -> tuple[int, ...]:
+        """Interval levels asked of the model: the requested ones, those the quantiles need, and 80 % when only
+        exceedance probabilities are asked for (their Gaussian scale is read off the intervals)."""
+        lv = set(self.levels) | set(levels_for_quantiles(self.quantiles))
+        if self.thresholds and not lv:
+            lv = {80}
+        return tuple(sorted(lv))
+
+    @property
+    def columns(self) -> list[str]:
+        """Output columns after ``mean``: ``lo``/``hi`` per level, then ``q-*``, then ``p_exceed-*``."""
+        cols = [c for lv in self.levels for c in (lo_col(lv), hi_col(lv))]
+        return cols + [q_col(q) for q in self.quantiles] + [p_exceed_col(c) for c in self.thresholds]
+
+
 @dataclass
 class SeriesForecast:
     """One model's forecast of one series (NaN arrays when even the fallback failed)."""
@@ -170,11 +215,48 @@ class SeriesForecast:
     lower: dict[int, np.ndarray]
     upper: dict[int, np.ndarray]
     reason: str | None = None
+    quantiles: dict[float, np.ndarray] = field(default_factory=dict)
+    exceed: dict[float, np.ndarray] = field(default_factory=dict)
+
+    def column_values(self, request: OutputRequest) -> list[np.ndarray]:
+        """The arrays of :attr:`OutputRequest.columns`, in that order."""
+        out = [a for lv in request.levels for a in (self.lower[lv], self.upper[lv])]
+        out += [self.quantiles[q] for q in request.quantiles]
+        return out + [self.exceed[c] for c in request.thresholds]
+
+
+def _nan_forecast(name: str, h: int, request: OutputRequest, reason: str) -> SeriesForecast:
+    nan = np.full(h, np.nan)
+    return SeriesForecast(
+        name,
+        nan,
+        dict.fromkeys(request.levels, nan),
+        dict.fromkeys(request.levels, nan),
+        reason,
+        dict.fromkeys(request.quantiles, nan),
+        dict.fromkeys(request.thresholds, nan),
+    )
 
 
 def _reason(name: str, exc: BaseException) -> str:
     text = " ".join(f"{name} failed: {type(exc).__name__}: {exc}".split())
     return text if len(text) <= MAX_REASON else text[: MAX_REASON - 1] + "…"
+
+
+def back_transform(pred: Prediction, transform: Transform, request: OutputRequest) -> SeriesForecast:
+    """Map a model-scale prediction to the target scale: mean, intervals, quantiles, exceedance probabilities.
+
+    ``pred`` must hold the intervals of ``request.model_levels``. Every value lands inside the bounds.
+    """
+    inv = transform.inverse
+    lower = {lv: inv(pred.lower[lv]) for lv in request.levels}
+    upper = {lv: inv(pred.upper[lv]) for lv in request.levels}
+    quantiles = {q: inv(pred.quantile(q)) for q in request.quantiles}
+    exceed: dict[float, np.ndarray] = {}
+    if request.thresholds:
+        sigma = sigma_from_intervals(pred.lower, pred.upper)
+        exceed = gaussian_exceedance(pred.mean, sigma, request.thresholds, transform)
+    return SeriesForecast("", inv(pred.mean), lower, upper, None, quantiles, exceed)
 
 
 def _run_model(
@@ -184,15 +266,22 @@ def _run_model(
     X_future: np.ndarray | None,
     exog: Sequence[str],
     h: int,
-    levels: tuple[int, ...],
+    request: OutputRequest,
     season_length: int,
+    transform: Transform,
+    *,
+    update: bool = False,
 ) -> SeriesForecast:
-    y_fit = y if model.get_tag("missing") else fill_gaps(y, season_length)
+    y_z = transform.forward(y)
+    y_fit = y_z if model.get_tag("missing") else fill_gaps(y_z, season_length)
     use_x = model.get_tag("exogenous") and X is not None
     X_fit = fill_exog(X, exog) if use_x else None
-    model.fit(y_fit, X_fit)
-    pred = model.predict(h, X_future if use_x else None, level=levels)
-    return SeriesForecast("", pred.mean, pred.lower, pred.upper)
+    if update:
+        model.update(y_fit, X_fit)
+    else:
+        model.fit(y_fit, X_fit)
+    pred = model.predict(h, X_future if use_x else None, level=request.model_levels)
+    return back_transform(pred, transform, request)
 
 
 def forecast_arrays(
@@ -201,47 +290,69 @@ def forecast_arrays(
     X_future: np.ndarray | None,
     models: Mapping[str, Callable[[], Forecaster]],
     h: int,
-    levels: tuple[int, ...],
+    levels: tuple[int, ...] | OutputRequest,
     *,
     exog: Sequence[str] = (),
     fallback: Callable[[], Forecaster] | None = None,
     fallback_name: str | None = None,
     season_length: int = 7,
+    transforms: Mapping[str, Transform] | None = None,
+    state: dict[str, Forecaster] | None = None,
+    refit: bool = True,
 ) -> list[SeriesForecast]:
-    """Forecast one series (NaN = missing ``y``) with every model, falling back per model on failure."""
+    """Forecast one series (NaN = missing ``y``) with every model, falling back per model on failure.
+
+    ``levels`` is a tuple of interval levels or a full :class:`OutputRequest`. ``transforms`` maps model names
+    to :class:`~forecast.bounds.Transform` (default: no transform, no bounds); the fallback standing in for a model
+    runs under that model's transform. ``state`` (name → fitted model) carries models between backtest windows:
+    with ``refit=False`` a stored model is :meth:`~forecast.base.Forecaster.update`-d instead of refitted; a
+    model that failed is dropped from it and refitted at the next window.
+    """
+    request = levels if isinstance(levels, OutputRequest) else OutputRequest(tuple(levels))
     y = np.asarray(y, dtype=np.float64)
     observed = np.flatnonzero(~np.isnan(y))
     start = int(observed[0]) if observed.size else y.size
     y, X = y[start:], (None if X is None else X[start:])
-    fb_cache: list[SeriesForecast | str] = []
+    identity = Identity()
+    fb_cache: dict[int, SeriesForecast | str] = {}
 
-    def run_fallback() -> SeriesForecast | str:
-        if not fb_cache:
+    def run_fallback(transform: Transform) -> SeriesForecast | str:
+        key = id(transform)
+        if key not in fb_cache:
             if fallback is None:
-                fb_cache.append("no fallback configured")
+                fb_cache[key] = "no fallback configured"
             else:
                 try:
-                    fb_cache.append(_run_model(fallback(), y, X, X_future, exog, h, levels, season_length))
+                    fb_cache[key] = _run_model(fallback(), y, X, X_future, exog, h, request, season_length, transform)
                 except Exception as exc:
-                    fb_cache.append("fallback " + _reason(str(fallback_name), exc))
-        return fb_cache[0]
+                    fb_cache[key] = "fallback " + _reason(str(fallback_name), exc)
+        return fb_cache[key]
 
     out = []
     for name, factory in models.items():
+        transform = identity if transforms is None else transforms[name]
+        stored = None if (refit or state is None) else state.get(name)
         try:
             if y.size == 0:
                 raise ValueError("no observed values in the history")
-            res = _run_model(factory(), y, X, X_future, exog, h, levels, season_length)
+            model = stored if stored is not None else factory()
+            res = _run_model(
+                model, y, X, X_future, exog, h, request, season_length, transform, update=stored is not None
+            )
             res.model = name
+            if state is not None:
+                state[name] = model
         except Exception as exc:
+            if state is not None:
+                state.pop(name, None)
             reason = _reason(name, exc)
-            fb = run_fallback()
+            fb = run_fallback(transform)
             if isinstance(fb, str):
-                nan = np.full(h, np.nan)
-                res = SeriesForecast(name, nan, dict.fromkeys(levels, nan), dict.fromkeys(levels, nan))
-                res.reason = f"{reason}; {fb}"
+                res = _nan_forecast(name, h, request, f"{reason}; {fb}")
             else:
-                res = SeriesForecast(name, fb.mean, fb.lower, fb.upper, f"{reason}; used {fallback_name}")
+                res = SeriesForecast(
+                    name, fb.mean, fb.lower, fb.upper, f"{reason}; used {fallback_name}", fb.quantiles, fb.exceed
+                )
         out.append(res)
     return out
 
@@ -271,11 +382,12 @@ def fallback_factory(name: str | None, season_length: int) -> Callable[[], Forec
     return make_model(name, params, prefix="fallback").clone
 
 
-def apply_bounds(frame: pl.DataFrame, bounds: Bounds | None, levels: Sequence[int]) -> pl.DataFrame:
-    """Clip ``mean`` and every interval column into ``bounds`` (monotone, so the ordering is kept)."""
+def apply_bounds(frame: pl.DataFrame, bounds: Bounds | None, levels: Sequence[int] = ()) -> pl.DataFrame:
+    """Clip ``mean``, the interval columns of ``levels`` and every ``q-*`` column into ``bounds`` (monotone, so
+    the ordering is kept)."""
     if bounds is None or (bounds.lower is None and bounds.upper is None):
         return frame
-    cols = [MEAN, *[c for lv in levels for c in (lo_col(lv), hi_col(lv))]]
+    cols = [MEAN, *[c for lv in levels for c in (lo_col(lv), hi_col(lv))], *quantile_columns(frame.columns).values()]
     return frame.with_columns(bounds.clip_expr(pl.col(c)).alias(c) for c in cols)
 
 
@@ -291,19 +403,63 @@ def forecast_frame(
     bounds: Bounds | None = None,
     fallback: str | None = "seasonal_naive",
     season_length: int = 7,
+    quantiles: Sequence[float] | None = None,
+    thresholds: Sequence[float] | None = None,
+    transform: TransformLike | Mapping[str, TransformLike] | None = "none",
 ) -> pl.DataFrame:
     """Forecast the next ``h`` periods of every series with every model.
 
     ``models`` maps the output's ``model`` names to models (cloned per series) or factories. Exogenous models get
     the ``exog`` columns of ``df`` for fitting and those of ``future_exog`` (``unique_id``, ``ds``, ``exog``; one
     row per forecast period, no nulls) for forecasting; other models ignore them. ``fallback`` is a registry name
-    (``season_length`` is passed to it when it takes one) or None. Output columns: ``unique_id, ds, model, mean,
-    lo-<l>, hi-<l>`` per level ascending, ``fallback_reason``; rows in input series order, then model, then ds.
+    (``season_length`` is passed to it when it takes one) or None.
+
+    Bounded, probabilistic output: ``transform`` (``"none"``, ``"log1p"``, ``"logit"``, a
+    :class:`~forecast.bounds.Transform`, or a mapping model name → one of these; see :mod:`forecast.bounds`) is
+    applied to ``y`` around every model, with ``bounds``; nothing the frame reports leaves the bounds.
+    ``quantiles`` (e.g. ``(0.1, 0.5, 0.9)``) adds ``q-0.1``… columns read off the model's intervals;
+    ``thresholds`` (e.g. ``(12, 16)``) adds ``p_exceed-12``… columns, P(y > c) from the Gaussian predictive
+    distribution on the model scale (see :mod:`forecast.exceedance`).
+
+    Output columns: ``unique_id, ds, model, mean, lo-<l>, hi-<l>`` per level ascending, ``q-<q>`` ascending,
+    ``p_exceed-<c>`` ascending, ``fallback_reason``; rows in input series order, then model, then ds.
     """
+    return forecast_frame_stateful(
+        df,
+        models,
+        h,
+        freq=freq,
+        exog=exog,
+        future_exog=future_exog,
+        request=OutputRequest.make(level, quantiles, thresholds),
+        bounds=bounds,
+        fallback=fallback,
+        season_length=season_length,
+        transform=transform,
+    )
+
+
+def forecast_frame_stateful(
+    df: pl.DataFrame,
+    models: Mapping[str, ModelLike],
+    h: int,
+    *,
+    freq: str,
+    exog: Sequence[str],
+    future_exog: pl.DataFrame | None,
+    request: OutputRequest,
+    bounds: Bounds | None,
+    fallback: str | None,
+    season_length: int,
+    transform: TransformLike | Mapping[str, TransformLike] | None,
+    state: dict[str, dict[str, Forecaster]] | None = None,
+    refit: bool = True,
+) -> pl.DataFrame:
+    """:func:`forecast_frame` with the backtest's hooks: ``state`` (series id → name → fitted model) and ``refit``."""
     h = check_h(h)
-    levels = check_levels(level)
     exog = list(exog)
     factories = as_factories(models)
+    transforms = resolve_transforms(transform, list(factories), bounds)
     fb = fallback_factory(fallback, season_length)
     check_frame(df, freq, exog)
     grid = future_grid(df, h, freq)
@@ -314,8 +470,8 @@ def forecast_frame(
     names: list[str] = []
     reasons: list[str | None] = []
     means: list[np.ndarray] = []
-    lows: dict[int, list[np.ndarray]] = {lv: [] for lv in levels}
-    highs: dict[int, list[np.ndarray]] = {lv: [] for lv in levels}
+    extra_cols = request.columns
+    extras: list[list[np.ndarray]] = [[] for _ in extra_cols]
     fx_parts = fX.partition_by(ID, as_dict=True, maintain_order=True) if fX is not None else {}
     for (uid,), part in df.partition_by(ID, as_dict=True, maintain_order=True).items():
         y = part.get_column(Y).cast(pl.Float64).to_numpy()
@@ -327,20 +483,22 @@ def forecast_frame(
             Xf,
             factories,
             h,
-            levels,
+            request,
             exog=exog,
             fallback=fb,
             fallback_name=fallback,
             season_length=season_length,
+            transforms=transforms,
+            state=None if state is None else state.setdefault(uid, {}),
+            refit=refit,
         )
         for res in results:
             ids.append(uid)
             names.append(res.model)
             reasons.append(res.reason)
             means.append(res.mean)
-            for lv in levels:
-                lows[lv].append(res.lower[lv])
-                highs[lv].append(res.upper[lv])
+            for store, values in zip(extras, res.column_values(request), strict=True):
+                store.append(values)
 
     n_models = len(factories)
     series_of_block = np.repeat(np.arange(len(ids) // n_models), n_models)  # grid block of each output block
@@ -351,9 +509,8 @@ def forecast_frame(
         MODEL: pl.Series(MODEL, np.repeat(names, h), dtype=pl.String),
         MEAN: pl.Series(MEAN, np.concatenate(means), dtype=pl.Float64),
     }
-    for lv in levels:
-        cols[lo_col(lv)] = pl.Series(lo_col(lv), np.concatenate(lows[lv]), dtype=pl.Float64)
-        cols[hi_col(lv)] = pl.Series(hi_col(lv), np.concatenate(highs[lv]), dtype=pl.Float64)
+    for name, store in zip(extra_cols, extras, strict=True):
+        cols[name] = pl.Series(name, np.concatenate(store), dtype=pl.Float64)
     cols[FALLBACK] = pl.Series(FALLBACK, [r for r in reasons for _ in range(h)], dtype=pl.String)
     out = pl.DataFrame(cols).with_columns(pl.col(pl.Float64).fill_nan(None))
-    return apply_bounds(out, bounds, levels)
+    return apply_bounds(out, bounds, request.levels)

@@ -321,3 +321,75 @@ def test_backtest_respects_bounds_and_records_fallback():
     assert bt.get_column(FALLBACK).str.starts_with("broken failed: LinAlgError").all()
     assert bt.select(pl.min_horizontal(pl.col(MEAN, *LEVEL_COLS).min())).item() >= 0
     assert bt.get_column(lo_col(95)).min() == 0.0
+
+
+# -- refit every k windows -------------------------------------------------------------------------------------
+class Recorder(Forecaster):
+    """Predicts the mean of the history it was *fitted* on; ``update`` keeps that mean (a fixed parameter) and
+    records every call, like a state-space model re-filtered with fixed parameters."""
+
+    name = "recorder"
+    tags: ClassVar[dict[str, bool]] = {"intervals": True}
+    config_cls = _NoParams
+    calls: ClassVar[list[tuple[str, int]]] = []
+    fail_update: ClassVar[bool] = False
+
+    def _fit(self, y, X):
+        Recorder.calls.append(("fit", len(y)))
+        self._mean = float(np.mean(y))
+
+    def _update(self, y, X):
+        Recorder.calls.append(("update", len(y)))
+        if Recorder.fail_update:
+            raise RuntimeError("filter diverged")
+
+    def _predict(self, h, X_future, level):
+        mean = np.full(h, self._mean)
+        return Prediction(mean, {lv: mean - 1 for lv in level}, {lv: mean + 1 for lv in level})
+
+
+def test_schedule_marks_refit_windows():
+    ds = [START + dt.timedelta(days=i) for i in range(30)]
+    assert [w.refit for w in backtest_schedule(ds, 3, 5, 2, refit_every=2)] == [True, False, True, False, True]
+    assert all(w.refit for w in backtest_schedule(ds, 3, 5, 2))
+    with pytest.raises(ValueError, match="refit_every: expected an integer >= 1, got 0"):
+        backtest_schedule(ds, 3, 5, 2, refit_every=0)
+
+
+def test_refit_every_k_windows_updates_in_between():
+    df = frame(ids=("a", "b"), n=30)
+    Recorder.calls.clear()
+    Recorder.fail_update = False
+    bt = backtest(df, {"rec": Recorder()}, h=2, n_windows=5, step=1, freq="1d", refit_every=2)
+    # per series: cutoff rows 30 - 2 - (4 - w) - 1; windows 0, 2, 4 fit on 24, 26, 28 rows, 1 and 3 update
+    per_series = [("fit", 24), ("update", 25), ("fit", 26), ("update", 27), ("fit", 28)]
+    assert sorted(Recorder.calls) == sorted(per_series * 2)
+    a = bt.filter(pl.col(ID) == "a")
+    means = a.group_by(CUTOFF, maintain_order=True).agg(pl.col(MEAN).first()).get_column(MEAN).to_list()
+    y = df.filter(pl.col(ID) == "a").get_column(Y).to_numpy()
+    expected = [y[:24].mean(), y[:24].mean(), y[:26].mean(), y[:26].mean(), y[:28].mean()]  # parameters kept
+    np.testing.assert_allclose(means, expected)
+
+
+def test_default_update_refits_so_results_do_not_depend_on_k():
+    df = frame(ids=("a", "b"), n=40)
+    models = {"snaive": SeasonalNaive(7), "spy": Spy()}  # neither overrides _update
+    kw = {"h": 3, "n_windows": 4, "step": 2, "freq": "1d"}
+    Spy.seen.clear()
+    every = backtest(df, models, **kw)
+    assert Spy.seen == [31, 31, 33, 33, 35, 35, 37, 37]  # cutoff rows 40 - 3 - 2 * (3 - w) - 1, both series
+    assert every.equals(backtest(df, models, refit_every=3, **kw))
+
+
+def test_failed_update_falls_back_and_the_next_window_refits():
+    df = frame(ids=("a",), n=30)
+    Recorder.calls.clear()
+    Recorder.fail_update = True
+    try:
+        bt = backtest(df, {"rec": Recorder()}, h=2, n_windows=3, step=1, freq="1d", refit_every=3)
+    finally:
+        Recorder.fail_update = False
+    assert Recorder.calls == [("fit", 26), ("update", 27), ("fit", 28)]
+    reasons = bt.group_by(CUTOFF, maintain_order=True).agg(pl.col(FALLBACK).first()).get_column(FALLBACK).to_list()
+    assert reasons[0] is None and reasons[2] is None
+    assert reasons[1] == "rec failed: RuntimeError: filter diverged; used seasonal_naive"
