@@ -7,7 +7,7 @@ STAMP  := $(VENV)/.installed
 SPEC   ?= experiments/specs/demo.toml
 DEMO   := data/demo
 
-.PHONY: install forecast backtest demo-data test lint ui warmup bench bench-features bench-models clean
+.PHONY: install forecast backtest demo-data test lint ui warmup bench bench-features bench-models bench-tracking clean
 
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
@@ -54,7 +54,10 @@ bench-features: install
 bench-models: install
 	$(PY) -m benchmarks.bench_models
 
-bench: bench-features bench-models
+bench-tracking: install
+	$(PY) -m benchmarks.bench_tracking
+
+bench: bench-features bench-models bench-tracking
 
 clean:
 	rm -rf out data/demo mlruns.db mlartifacts .pytest_cache

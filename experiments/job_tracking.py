@@ -82,6 +82,8 @@ def track_job(result, spec: ExperimentSpec, data: Dataset, out: JobOutputs) -> N
             "data.n_series": str(data.frame[ID].n_unique()),
             "data.missing_target_periods": str(data.gaps.n_missing),
             "data.season_length": str(spec.season_length),
+            "target.transform": spec.target.transform,
+            **{f"exog.provider.{c}": spec.exog_providers.get(c, "last_value") for c in data.exog},
         }
         with (
             tempfile.TemporaryDirectory() as scratch,

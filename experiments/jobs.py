@@ -25,8 +25,9 @@ from experiments.text import table
 from features.contract import FALLBACK, ID, MODEL, SCENARIO
 from forecast.backtest import backtest
 from forecast.base import Forecaster
+from forecast.conformal import conformal_intervals
 from forecast.core import forecast_frame, future_grid
-from forecast.exog import LastValueProvider, OracleProvider
+from forecast.exog import make_provider
 from forecast.metrics import evaluate
 from forecast.registry import model_factory
 
@@ -68,22 +69,29 @@ class JobResult:
 def build_models(spec: ExperimentSpec) -> dict[str, Callable[[], Forecaster]]:
     """Model factories by display name (``[models.NAME]``; ``kind`` picks the class, default NAME)."""
     out = {}
-    for name, params in spec.models.items():
-        params = dict(params)
-        kind = params.pop("kind", name)
+    for name in spec.models:
+        kind, _, params = split_params(spec, name)
         out[name] = model_factory(kind, params)
     return out
 
 
-def model_config(spec: ExperimentSpec, name: str, exog: list[str]) -> dict:
-    """Everything a logged model needs to forecast again (see experiments.pyfunc)."""
+def split_params(spec: ExperimentSpec, name: str) -> tuple[str, str, dict]:
+    """(registry kind, transform, model params) of ``[models.NAME]``."""
     params = dict(spec.models[name])
     kind = params.pop("kind", name)
+    transform = params.pop("transform", None) or spec.target.transform
+    return kind, transform, params
+
+
+def model_config(spec: ExperimentSpec, name: str, exog: list[str]) -> dict:
+    """Everything a logged model needs to forecast again (see experiments.pyfunc)."""
+    kind, transform, params = split_params(spec, name)
     b = spec.target.bounds
     return {
         "name": name,
         "kind": kind,
         "params": params,
+        "transform": transform,
         "freq": spec.freq,
         "exog": exog,
         "bounds": [b.lower, b.upper],
@@ -91,6 +99,9 @@ def model_config(spec: ExperimentSpec, name: str, exog: list[str]) -> dict:
         "season_length": spec.season_length,
         "h": spec.forecast.h,
         "level": list(spec.forecast.level),
+        "quantiles": list(spec.forecast.quantiles),
+        "thresholds": list(spec.forecast.thresholds),
+        "exog_providers": dict(spec.exog_providers),
     }
 
 
@@ -109,24 +120,44 @@ def run_job(config: str | Path, *, kind: Kind, out_root: str | Path = "out", tra
         fallback=spec.fallback,
         season_length=spec.season_length,
         level=spec.forecast.level,
+        quantiles=spec.forecast.quantiles or None,
+        thresholds=spec.forecast.thresholds or None,
+        transform={name: split_params(spec, name)[1] for name in spec.models},
     )
 
     bt = per_series = per_step = overall = None
     if spec.backtest is not None:
         b = spec.backtest
-        provider = OracleProvider(data.frame) if b.oracle_exog else LastValueProvider()
+        provider = make_provider(dict(spec.exog_providers), oracle_exog=b.oracle_exog, full=data.frame)
         bt = backtest(
-            data.frame, models, b.h, b.n_windows, b.step, exog_provider=provider, input_size=b.input_size, **common
+            data.frame,
+            models,
+            b.h,
+            b.n_windows,
+            b.step,
+            exog_provider=provider,
+            input_size=b.input_size,
+            refit_every=b.refit_every,
+            **common,
         ).with_columns(pl.lit(SCENARIO_NAME).alias(SCENARIO))
-        scores = evaluate(bt, data.frame, spec.season_length)
-        per_series, per_step, overall = scores["per_series"], scores["per_step"], scores["overall"]
+        scores = evaluate(bt, data.frame, spec.season_length, naive2=_naive2(spec))
+        per_series, per_step, overall = (stable(scores[k]) for k in ("per_series", "per_step", "overall"))
     fc = None
     if kind == "forecast":
         grid = future_grid(data.frame, spec.forecast.h, spec.freq)
-        future = LastValueProvider().future(data.frame, grid, data.exog)
-        fc = forecast_frame(data.frame, models, spec.forecast.h, future_exog=future, **common).with_columns(
-            pl.lit(SCENARIO_NAME).alias(SCENARIO)
-        )
+        future = make_provider(dict(spec.exog_providers)).future(data.frame, grid, data.exog)
+        fc = forecast_frame(data.frame, models, spec.forecast.h, future_exog=future, **common)
+        if spec.forecast.conformal and bt is not None:
+            fc = conformal_intervals(
+                bt,
+                fc,
+                spec.forecast.level,
+                quantiles=spec.forecast.quantiles or None,
+                thresholds=spec.forecast.thresholds or None,
+                bounds=spec.target.bounds,
+                transform=spec.target.transform,
+            )
+        fc = fc.with_columns(pl.lit(SCENARIO_NAME).alias(SCENARIO))
     produced = fc if fc is not None else bt
     failed, all_failed = _failures(produced, list(models))
     leaderboard = _leaderboard(overall, produced)
@@ -144,6 +175,17 @@ def run_job(config: str | Path, *, kind: Kind, out_root: str | Path = "out", tra
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return result
+
+
+def stable(frame: pl.DataFrame, digits: int = 12) -> pl.DataFrame:
+    """Metrics rounded to ``digits`` significant digits: Polars' parallel group sums can differ in the last bit
+    from run to run, and the same spec and as-of must give byte-identical outputs."""
+    return frame.with_columns(pl.col(c).round_sig_figs(digits) for c, t in frame.schema.items() if t == pl.Float64)
+
+
+def _naive2(spec: ExperimentSpec) -> str | None:
+    """The spec's Naive2 model (the OWA reference), if it has one."""
+    return next((n for n in spec.models if split_params(spec, n)[0] == "naive2"), None)
 
 
 def _failures(frame: pl.DataFrame, names: list[str]) -> tuple[list[str], bool]:

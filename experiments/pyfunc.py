@@ -23,7 +23,7 @@ from mlflow.types.schema import ColSpec, ParamSchema, ParamSpec, Schema
 
 from features.contract import DS, ID, Bounds
 from forecast.core import forecast_frame, future_grid
-from forecast.exog import LastValueProvider
+from forecast.exog import make_provider
 from forecast.registry import model_factory
 
 SCENARIOS = ("last_value",)  # named scenarios arrive with DESIGN §6
@@ -56,7 +56,7 @@ def forecast_with(config: dict[str, Any], history: pl.DataFrame, future: pl.Data
         fut = future.select(ID, pl.col(DS).cast(history.schema[DS]), *exog)
         future_exog = grid.join(fut, on=[ID, DS], how="left")
     else:
-        future_exog = LastValueProvider().future(history, grid, exog)
+        future_exog = make_provider(config.get("exog_providers") or {}).future(history, grid, exog)
     lo, hi = config["bounds"]
     model = model_factory(config["kind"], config["params"])
     return forecast_frame(

@@ -101,6 +101,9 @@ class TargetSpec(_Strict):
     lower: float | None = None
     upper: float | None = None
     series: list[str] = Field(default_factory=list)
+    # fit every model on a transformed target so intervals stay inside the bounds (docs/forecasting.md);
+    # a model may override it with its own `transform` key
+    transform: Literal["none", "log1p", "logit"] = "none"
 
     @model_validator(mode="after")
     def _bounds_ordered(self) -> TargetSpec:
@@ -118,12 +121,23 @@ class BacktestSpec(_Strict):
     n_windows: int = Field(default=3, gt=0)
     step: int | None = Field(default=None, gt=0)
     input_size: int | None = Field(default=None, gt=0)
+    refit_every: int = Field(default=1, gt=0)
     oracle_exog: bool = False
 
 
 class ForecastSpec(_Strict):
     h: int = Field(gt=0)
     level: list[int] = Field(default_factory=lambda: [80, 95])
+    quantiles: list[float] = Field(default_factory=list)  # q-0.1 … columns (and CRPS/pinball in backtests)
+    thresholds: list[float] = Field(default_factory=list)  # p_exceed-<c> columns: P(y > c) per series and step
+    conformal: bool = False  # replace model intervals by split-conformal ones from the backtest residuals
+
+    @field_validator("quantiles")
+    @classmethod
+    def _quantiles(cls, v: list[float]) -> list[float]:
+        if any(not 0 < q < 1 for q in v):
+            raise ValueError("quantiles must lie strictly between 0 and 1")
+        return sorted(set(v))
 
     @field_validator("level")
     @classmethod
@@ -155,6 +169,8 @@ class ExperimentSpec(_Strict):
     target: TargetSpec
     features: list[dict[str, Any]] = Field(default_factory=list)
     exog: list[str] = Field(default_factory=list)
+    # how each exogenous column is continued after a cutoff: "last_value" (default) or "climatology"
+    exog_providers: dict[str, Literal["last_value", "climatology"]] = Field(default_factory=dict)
     models: dict[str, dict[str, Any]]
     fallback: str = "seasonal_naive"
     backtest: BacktestSpec | None = None
@@ -168,6 +184,13 @@ class ExperimentSpec(_Strict):
             raise ValueError(f"target.source {self.target.source!r} is not one of sources: {sorted(self.sources)}")
         if not self.models:
             raise ValueError("models: at least one model is needed")
+        unknown = [c for c in self.exog_providers if c not in self.exog]
+        if unknown:
+            raise ValueError(f"exog_providers names {unknown[0]!r}, which is not in exog")
+        if self.forecast.conformal and self.backtest is None:
+            raise ValueError("forecast.conformal needs a [backtest] to calibrate on")
+        if self.forecast.conformal and self.backtest is not None and self.backtest.h < self.forecast.h:
+            raise ValueError("forecast.conformal needs backtest.h >= forecast.h (residuals per step)")
         if self.start and self.end and self.start >= self.end:
             raise ValueError(f"start ({self.start}) must be before end ({self.end})")
         if self.freq == HOURLY and any(
@@ -236,6 +259,9 @@ def _check_plugins(spec: ExperimentSpec, path: str | Path) -> None:
     for name, params in spec.models.items():
         params = dict(params)
         kind = params.pop("kind", name)
+        transform = params.pop("transform", None)
+        if transform not in (None, "none", "log1p", "logit"):
+            raise SpecError(path, f"models.{name}.transform", f"expected none, log1p or logit, got {transform!r}")
         try:
             make_model(kind, params)
         except ModelSpecError as exc:

@@ -31,8 +31,15 @@ class TrackingError(RuntimeError):
 
 
 def resolve_uri(spec_uri: str | None = None) -> str:
-    """The tracking URI by precedence: environment, spec, local SQLite file."""
-    return os.environ.get("MLFLOW_TRACKING_URI") or spec_uri or DEFAULT_URI
+    """The tracking URI by precedence: environment, spec, local SQLite file.
+
+    A relative SQLite path is made absolute against the working directory: MLflow caches its stores by URI, so a
+    relative one would keep writing to the first directory it was opened in.
+    """
+    uri = os.environ.get("MLFLOW_TRACKING_URI") or spec_uri or DEFAULT_URI
+    if uri.startswith("sqlite:///") and not uri.startswith("sqlite:////"):
+        uri = "sqlite:///" + str(Path(uri.removeprefix("sqlite:///")).resolve())
+    return uri
 
 
 def _artifact_root(uri: str, experiment: str) -> str | None:

@@ -64,7 +64,7 @@ def test_same_spec_and_as_of_give_identical_outputs_and_leave_no_temp_folder(wor
 def test_mlflow_parent_and_child_runs(workdir: Path) -> None:
     result = run_job("spec.toml", kind="backtest")
     assert result.tracking_error is None and result.run_id
-    client = MlflowClient("sqlite:///mlruns.db")
+    client = MlflowClient(f"sqlite:///{workdir / 'mlruns.db'}")
     exp = client.get_experiment_by_name("gridcast-demo")
     runs = client.search_runs([exp.experiment_id])
     parent = next(r for r in runs if r.info.run_id == result.run_id)
@@ -115,7 +115,7 @@ def test_model_failing_everywhere_falls_back_is_recorded_and_its_run_failed(
     assert broken["mean"].null_count() == 0
     assert broken["fallback_reason"].str.contains("LinAlgError: Singular matrix \\(test\\)").all()
     assert broken["fallback_reason"].str.contains("seasonal_naive").all()
-    client = MlflowClient("sqlite:///mlruns.db")
+    client = MlflowClient(f"sqlite:///{workdir / 'mlruns.db'}")
     children = client.search_runs(
         [client.get_experiment_by_name("gridcast-demo").experiment_id],
         filter_string=f"tags.mlflow.parentRunId = '{result.run_id}'",
