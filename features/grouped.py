@@ -9,8 +9,9 @@ Series ``i`` is ``values[indptr[i]:indptr[i + 1]]`` (possibly empty). Kernels lo
 across a boundary. Missing inputs are NaN in ``values``: Polars nulls become NaN on the way in.
 
 :meth:`GroupedArray.from_frame` builds the layout from a canonical long frame already sorted by (``unique_id``,
-``ds``): the offsets come from the run lengths of the id column (no Python loop over rows), and the values are the
+``ds``): the offsets come from the rows where the id changes (no Python loop over rows), and the values are the
 column's own buffer when it is a single-chunk Float64/Float32 column without nulls (zero copy, read-only view).
+Results go back with :func:`to_series` (NaN → null, no copy of the values).
 """
 
 from __future__ import annotations
@@ -126,11 +127,12 @@ def group_indptr(frame: pl.DataFrame, id_col: str = ID, *, ds_col: str | None = 
     if ids.null_count():
         rows = (np.flatnonzero(ids.is_null().to_numpy()) + 1).tolist()
         raise DataError(_SOURCE, "null series id", column=id_col, rows=rows, expected="no nulls")
-    runs = ids.rle()
-    lengths = runs.struct.field("len").cast(pl.Int64).to_numpy()
-    indptr = np.zeros(lengths.size + 1, dtype=np.int64)
-    np.cumsum(lengths, out=indptr[1:])
-    run_ids = runs.struct.field("value")
+    # run starts: rows whose id differs from the previous row's (exact comparison; faster than Series.rle here)
+    starts = (ids != ids.shift(1)).fill_null(True).arg_true().cast(pl.Int64).to_numpy()
+    indptr = np.empty(starts.size + 1, dtype=np.int64)
+    indptr[:-1] = starts
+    indptr[-1] = ids.len()
+    run_ids = ids.gather(indptr[:-1])
     repeated = run_ids.is_duplicated().to_numpy()
     if repeated.any():
         second = np.flatnonzero(repeated)[1]  # the first run whose id already appeared earlier
@@ -155,6 +157,13 @@ def column_values(frame: pl.DataFrame, column: str) -> np.ndarray:
     if series.dtype not in (pl.Float64, pl.Float32):
         series = series.cast(pl.Float64)
     return series.to_numpy()
+
+
+def to_series(name: str, values: np.ndarray) -> pl.Series:
+    """A kernel result back as a Float64 Polars column: NaN → null (a validity mask is built; the float64 values
+    are not copied). Float32 results are widened to Float64 (a copy)."""
+    series = pl.Series(name, values, nan_to_null=True)
+    return series if series.dtype == pl.Float64 else series.cast(pl.Float64)
 
 
 def _check_time_order(frame: pl.DataFrame, ds_col: str, indptr: np.ndarray) -> None:

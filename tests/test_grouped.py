@@ -11,7 +11,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from features.errors import DataError
-from features.grouped import GroupedArray, check_layout, column_values, group_indptr
+from features.grouped import GroupedArray, check_layout, column_values, group_indptr, to_series
 
 
 def _frame(sizes: list[int], values: list[float | None] | None = None) -> pl.DataFrame:
@@ -153,3 +153,22 @@ def test_indptr_is_the_cumulative_run_lengths(sizes: list[int]) -> None:
     for g, n in enumerate(sizes):
         assert ga[g].size == n
         assert ga[g][0] == float(sum(sizes[:g]))
+
+
+def test_to_series_turns_nan_into_null_without_copying_the_values() -> None:
+    values = np.array([1.0, np.nan, 3.0])
+    series = to_series("out", values)
+    assert series.name == "out"
+    assert series.dtype == pl.Float64
+    assert series.to_list() == [1.0, None, 3.0]
+    assert series.to_arrow().buffers()[1].address == values.ctypes.data  # Polars holds our buffer
+    widened = to_series("f32", values.astype(np.float32))
+    assert widened.dtype == pl.Float64
+    assert widened.to_list() == [1.0, None, 3.0]
+
+
+def test_indptr_of_many_series_with_repeated_values_nearby() -> None:
+    """Run starts are where the id changes: neighbouring ids that share prefixes or lengths are kept apart."""
+    ids = ["a", "a", "ab", "b", "b", "b", "ba", "a0"]
+    frame = pl.DataFrame({"unique_id": ids, "x": np.arange(8.0)})
+    assert group_indptr(frame, ds_col=None).tolist() == [0, 2, 3, 6, 7, 8]
