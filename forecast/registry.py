@@ -13,11 +13,36 @@ from typing import Any
 from pydantic import ValidationError
 
 from forecast.base import Forecaster
-from forecast.models import Sarimax, SeasonalNaive
+from forecast.models import (
+    Drift,
+    Ensemble,
+    Ets,
+    HistoricAverage,
+    Mstl,
+    Naive,
+    Naive2,
+    Prophet,
+    Sarimax,
+    SeasonalNaive,
+    Theta,
+    UnobservedComponents,
+    WindowAverage,
+)
 
 _MODELS: dict[str, type[Forecaster]] = {
+    "naive": Naive,
     "seasonal_naive": SeasonalNaive,
+    "drift": Drift,
+    "historic_average": HistoricAverage,
+    "window_average": WindowAverage,
+    "naive2": Naive2,
+    "ets": Ets,
     "sarimax": Sarimax,
+    "unobserved_components": UnobservedComponents,
+    "theta": Theta,
+    "mstl": Mstl,
+    "prophet": Prophet,
+    "ensemble": Ensemble,
 }
 
 
@@ -74,7 +99,7 @@ def _format(exc: ValidationError, key: str, cls: type[Forecaster]) -> str:
             msg = f"unknown parameter (allowed: {', '.join(fields)})"
         elif err["type"] == "missing":
             msg = "required parameter missing"
-        elif not loc and msg.split(": ", 1)[0] in fields:  # a cross-field check naming its field first
+        elif not loc and msg.split(": ", 1)[0].split(".")[0] in fields:  # a cross-field check naming its key
             loc, msg = msg.split(": ", 1)
         parts.append(f"{key}.{loc}: {msg}" if loc else f"{key}: {msg}")
     return "; ".join(parts)

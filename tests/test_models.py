@@ -218,7 +218,23 @@ def test_sarimax_fit_is_quiet(capsys):
 
 # -- registry --------------------------------------------------------------------------------------------------
 def test_registry_builds_models():
-    assert available_models() == ["sarimax", "seasonal_naive"]
+    assert available_models() == sorted(
+        [
+            "naive",
+            "seasonal_naive",
+            "drift",
+            "historic_average",
+            "window_average",
+            "naive2",
+            "ets",
+            "sarimax",
+            "unobserved_components",
+            "theta",
+            "mstl",
+            "prophet",
+            "ensemble",
+        ]
+    )
     m = make_model("sarimax", {"order": [2, 1, 0], "seasonal_order": [0, 1, 1, 7]})
     assert isinstance(m, Sarimax) and m.config.order == (2, 1, 0) and m.config.resolved_trend == "n"
     assert make_model("seasonal_naive", {"season_length": 24}).config.season_length == 24
@@ -230,7 +246,7 @@ def test_registry_builds_models():
 @pytest.mark.parametrize(
     ("name", "params", "message"),
     [
-        ("arima", {}, "models.arima: unknown model; available: sarimax, seasonal_naive"),
+        ("arima", {}, "models.arima: unknown model; available: drift, ensemble, ets, historic_average, mstl, naive,"),
         ("sarimax", {"order": [1, 0]}, "models.sarimax.order: expected 3 integers >= 0 (p, d, q), got [1, 0]"),
         ("sarimax", {"order": [1, 0, True]}, "models.sarimax.order: expected 3 integers"),
         ("sarimax", {"ordr": [1, 0, 0]}, "models.sarimax.ordr: unknown parameter (allowed: order,"),

@@ -7,6 +7,9 @@ hours, truncated alerts, re-dated schedule days) go to the ``features.sources`` 
 """
 
 from features.sources.alerts import daily_alerts, read_alert_events, read_alerts
+from features.sources.m4 import read_m4 as read_m4
+from features.sources.m4 import read_m4_split as read_m4_split
+from features.sources.m4 import split_last as split_last
 from features.sources.market import DAM_PRICE_CAPS, dam_daily, missing_hours, read_dam
 from features.sources.outages import (
     daily_hours_off,
