@@ -18,6 +18,7 @@ import polars as pl
 from experiments.spec import (
     AlertsSource,
     ExperimentSpec,
+    M4Source,
     MarketSource,
     OutageScheduleSource,
     SourceSpec,
@@ -65,7 +66,11 @@ def file_digest(path: str | Path) -> str:
 
 def source_files(src: SourceSpec) -> list[Path]:
     """The files a source reads."""
-    return [src.path, src.weapons] if isinstance(src, StrikeReportsSource) else [src.path]
+    if isinstance(src, StrikeReportsSource):
+        return [src.path, src.weapons]
+    if isinstance(src, M4Source) and src.test is not None:
+        return [src.path, src.test]
+    return [src.path]
 
 
 def read_source(src: SourceSpec, freq: str) -> pl.DataFrame:
@@ -97,6 +102,8 @@ def read_source(src: SourceSpec, freq: str) -> pl.DataFrame:
     if isinstance(src, MarketSource):
         hourly = sources.read_dam(src.path)
         return sources.dam_daily(hourly) if src.reader == "dam_daily" else hourly
+    if isinstance(src, M4Source):
+        return sources.read_m4(src.path, src.test, freq=freq)
     raise TypeError(f"no reader for {type(src).__name__}")  # pragma: no cover - the spec's union is closed
 
 
@@ -151,8 +158,8 @@ def load_target(spec: ExperimentSpec, raw: pl.DataFrame) -> tuple[pl.DataFrame, 
     as_of = spec.as_of or (last.date() if isinstance(last, datetime) else last)
     # every series runs to the as-of date: a series whose last periods are missing gets null rows there (and is
     # forecast from the same origin as the others), never a forecast that starts early
-    end = as_of if spec.freq == "1d" else frame[DS].max()
-    return regularize(frame, spec.freq, end=end), as_of
+    # (hourly series keep their own ends: M4-style collections end at different instants)
+    return regularize(frame, spec.freq, end=as_of if spec.freq == "1d" else None), as_of
 
 
 def referenced_columns(indicators: list[IndicatorSpec]) -> set[str]:

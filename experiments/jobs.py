@@ -33,7 +33,7 @@ from forecast.registry import model_factory
 
 Kind = Literal["backtest", "forecast"]
 SCENARIO_NAME = "last_value"  # future inputs carried forward; named scenarios arrive with DESIGN §6
-LEADERBOARD_METRICS = ("mase", "mae", "rmse", "bias")
+LEADERBOARD_METRICS = ("mase", "smape", "owa", "mae", "rmse", "bias", "crps", "coverage-80", "coverage-95")
 
 
 @dataclass
@@ -205,7 +205,9 @@ def _leaderboard(overall: pl.DataFrame | None, produced: pl.DataFrame) -> pl.Dat
     if overall is None:
         return fallbacks.sort(MODEL)
     return (
-        overall.select(MODEL, *LEADERBOARD_METRICS).join(fallbacks, on=MODEL, how="left").sort("mase", nulls_last=True)
+        overall.select(MODEL, *[c for c in LEADERBOARD_METRICS if c in overall.columns])
+        .join(fallbacks, on=MODEL, how="left")
+        .sort("mase", nulls_last=True)
     )
 
 

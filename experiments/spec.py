@@ -89,8 +89,21 @@ class MarketSource(_Source):
     reader: Literal["dam", "dam_daily"]
 
 
+class M4Source(_Source):
+    """M4 competition wide CSV (train, optionally test appended on the same synthetic grid)."""
+
+    reader: Literal["m4"]
+    test: Path | None = None
+
+
 SourceSpec = Annotated[
-    TableSource | StrikeReportsSource | AlertsSource | OutageScheduleSource | WeatherDailySource | MarketSource,
+    TableSource
+    | StrikeReportsSource
+    | AlertsSource
+    | OutageScheduleSource
+    | WeatherDailySource
+    | MarketSource
+    | M4Source,
     Field(discriminator="reader"),
 ]
 
@@ -220,6 +233,7 @@ _READERS = frozenset(
         "kyiv_temperature",
         "dam",
         "dam_daily",
+        "m4",
     }
 )
 

@@ -122,6 +122,8 @@ def validate_long(
         show=DS,
     )
     for col, b in (bounds or {}).items():
+        if b.lower is None and b.upper is None:
+            continue
         lo = "-inf" if b.lower is None else f"{b.lower:g}"
         hi = "inf" if b.upper is None else f"{b.upper:g}"
         outside = pl.lit(False)

@@ -132,3 +132,8 @@ def test_broadcast_and_match_inputs_with_coverage_check() -> None:
         attach(target, regional, ["t"], how="match", source="w.csv")
     with pytest.raises(DataError, match="broadcasting needs exactly one"):
         attach(target, regional, ["t"], how="broadcast", source="w.csv")
+
+
+def test_unbounded_targets_skip_the_bounds_check() -> None:
+    frame = _long(["a", "a"], [date(2025, 1, 1), date(2025, 1, 2)], [-1e9, 1e9])
+    assert validate_long(frame, "f", freq="1d", values=["y"], bounds={"y": Bounds(None, None)}).height == 2
