@@ -79,6 +79,8 @@ def rolling_std_1d(x: np.ndarray, window: int, min_periods: int, out: np.ndarray
     shift = np.nan
     last = np.nan
     same = 0  # length of the run of identical consecutive valid values ending at the last valid value
+    inv_n = 1.0 / window
+    inv_n1 = 1.0 / (window - 1) if window > 1 else 0.0
     for i in range(x.size):
         xi = x[i]
         if not math.isnan(xi):
@@ -108,6 +110,8 @@ def rolling_std_1d(x: np.ndarray, window: int, min_periods: int, out: np.ndarray
             out[i] = np.nan
         elif same >= count:
             out[i] = 0.0
+        elif count == window:  # a full window: multiply by precomputed reciprocals instead of two divisions
+            out[i] = math.sqrt(max(0.0, (s2 - s1 * s1 * inv_n) * inv_n1))
         else:
             out[i] = math.sqrt(max(0.0, (s2 - s1 * s1 / count) / (count - 1)))
 
@@ -117,10 +121,10 @@ def rolling_extreme_1d(x: np.ndarray, window: int, min_periods: int, sign: float
     """Rolling maximum (``sign`` = 1) or minimum (``sign`` = −1) of the valid values in the window.
 
     van Herk/Gil–Werman, in place: with blocks of ``w`` periods from the series start, the max over ``[j, j + w − 1]``
-    is ``max(suffix_max[j], prefix_max[j + w − 1])``. Pass 1 writes the prefix maxima into ``out``; pass 2 walks
-    back with the running suffix max and combines; pass 3 applies ``min_periods`` and the sign. Three comparisons
-    per period whatever ``w``, no scratch memory. A NaN enters as −∞ (never the extreme) and is not counted. NaN:
-    skip. Units of ``x``.
+    is ``max(suffix_max[j], prefix_max[j + w − 1])``. A forward pass writes the prefix maxima into ``out``; a backward
+    pass keeps the suffix max and the window's count of valid values and finishes each full window; the first
+    ``w − 1`` (truncated) windows are finished last. A few comparisons per period whatever ``w``, no scratch memory.
+    A NaN enters as −∞ (never the extreme) and is not counted. NaN: skip. Units of ``x``.
     """
     n = x.size
     prefix = -np.inf
@@ -133,22 +137,26 @@ def rolling_extreme_1d(x: np.ndarray, window: int, min_periods: int, sign: float
         out[i] = prefix
         pos = pos + 1 if pos < window - 1 else 0
     suffix = -np.inf
+    count = 0  # valid values in [j, j + w − 1]
     pos = (n - 1) % window if n > 0 else 0
     for j in range(n - 1, -1, -1):
         v = sign * x[j]
         if math.isnan(v):
             v = -np.inf
+        else:
+            count += 1
+        if j + window < n and not math.isnan(x[j + window]):
+            count -= 1
         suffix = v if (pos == window - 1 or j == n - 1 or v > suffix) else suffix
-        i = j + window - 1  # the window [j, i]: out[i] still holds prefix_max[i], read and replaced only here
-        if i < n and suffix > out[i]:
-            out[i] = suffix
         pos = pos - 1 if pos > 0 else window - 1
+        i = j + window - 1  # the window [j, i]: out[i] still holds prefix_max[i], read and replaced only here
+        if i < n:
+            best = suffix if suffix > out[i] else out[i]
+            out[i] = sign * best if count >= min_periods else np.nan
     count = 0
-    for i in range(n):
+    for i in range(min(window - 1, n)):  # the truncated windows [0, i]: the prefix max is the answer
         if not math.isnan(x[i]):
             count += 1
-        if i >= window and not math.isnan(x[i - window]):
-            count -= 1
         out[i] = sign * out[i] if count >= min_periods else np.nan
 
 
