@@ -371,41 +371,53 @@ def _numba_floor(env: dict[str, str], repeat: int) -> dict[str, float]:
     return {k: round(v, 3) for k, v in min(runs, key=lambda r: r["first_cached_call_s"]).items()}
 
 
+def _compile_report(env: dict[str, str]) -> dict[str, Any]:
+    report, wall = _python(_COMPILE, env=env)
+    drivers = report["warmup"]["drivers"]
+    return {
+        "process_wall_s": round(wall, 3),
+        "import_s": round(report["import_s"], 3),
+        "warmup_s": report["warmup"]["seconds"],
+        "warmup_cpu_s": report["warmup"]["cpu_seconds"],
+        "per_driver_s": {k: v["seconds"] for k, v in drivers.items()},
+        "cache_misses": {k: v["cache_misses"] for k, v in drivers.items()},
+    }
+
+
 def section_c(n_series: int, n_days: int, repeat: int, compile_from_scratch: bool) -> dict[str, Any]:
+    """Compile from an empty numba cache, then first results with that cache warm, per Python environment:
+    ``bytecode_cache`` (imports from .pyc, as on an ordinary install) and, in the full run, ``as_is`` (this
+    machine's ``PYTHONDONTWRITEBYTECODE=1``: every import compiled from source, numba's lazily imported modules too,
+    which also slows its first compilation)."""
     result: dict[str, Any] = {"load_before": load(), "first_result_frame_rows": n_series * n_days}
-    with tempfile.TemporaryDirectory(prefix="gridcast-numba-") as cache, tempfile.TemporaryDirectory() as pyc:
+    with tempfile.TemporaryDirectory(prefix="gridcast-c-") as tmp:
         base = {k: v for k, v in os.environ.items() if k not in ("NUMBA_CACHE_DIR", "PYTHONPYCACHEPREFIX")}
         base["PYTHONPATH"] = str(REPO)
+        bytecode = {k: v for k, v in base.items() if k != "PYTHONDONTWRITEBYTECODE"}
+        variants = {"bytecode_cache": {**bytecode, "PYTHONPYCACHEPREFIX": str(Path(tmp) / "pyc")}}
         if compile_from_scratch:
-            env = {**base, "NUMBA_CACHE_DIR": cache}
-            report, wall = _python(_COMPILE, env=env)
-            drivers = report["warmup"]["drivers"]
-            result["compile_from_scratch"] = {
-                "process_wall_s": round(wall, 3),
-                "import_s": round(report["import_s"], 3),
-                "warmup_s": report["warmup"]["seconds"],
-                "per_driver_s": {k: v["seconds"] for k, v in drivers.items()},
-                "cache_misses": {k: v["cache_misses"] for k, v in drivers.items()},
-            }
-        else:  # use the project's own (warm) cache
-            env = dict(base)
-        variants = {  # imports from a Python bytecode cache, as on an ordinary install
-            "bytecode_cache": {
-                **{k: v for k, v in env.items() if k != "PYTHONDONTWRITEBYTECODE"},
-                "PYTHONPYCACHEPREFIX": pyc,
-            },
-        }
-        if compile_from_scratch:  # the full run also measures this machine as it is: PYTHONDONTWRITEBYTECODE=1,
-            variants["as_is"] = env  # so every site-package is compiled from source at every import
-        for name, variant_env in variants.items():
-            _python(_FIRST_RESULT, str(n_series), str(n_days), env=variant_env)  # warms the bytecode cache
-            runs = [_python(_FIRST_RESULT, str(n_series), str(n_days), env=variant_env) for _ in range(repeat)]
+            variants["as_is"] = dict(base)
+        result["compile_from_scratch"] = {}
+        for name, env in variants.items():
+            env["NUMBA_CACHE_DIR"] = str(Path(tmp) / f"numba-{name}")
+            if compile_from_scratch:
+                if name == "bytecode_cache":  # a first compile fills the bytecode cache; measure the second
+                    _compile_report({**env, "NUMBA_CACHE_DIR": str(Path(tmp) / "numba-pyc-fill")})
+                result["compile_from_scratch"][name] = _compile_report(env)
+            else:  # quick: the project's own (warm) numba cache
+                env.pop("NUMBA_CACHE_DIR")
+            _python(_FIRST_RESULT, str(n_series), str(n_days), env=env)  # warms the bytecode cache
+            runs = [_python(_FIRST_RESULT, str(n_series), str(n_days), env=env) for _ in range(repeat)]
             best, wall = min(runs, key=lambda r: r[0]["script_to_first_result_s"])
             result[name] = {k: round(v, 3) for k, v in best.items()} | {"process_wall_s": round(wall, 3)}
-            result[name]["numba_floor"] = _numba_floor(variant_env, repeat)
-        hits, _ = _python(_COMPILE, env=env)
-        result["fresh_process_cache_hits"] = {k: v["cache_hits"] for k, v in hits["warmup"]["drivers"].items()}
-        result["fresh_process_cache_misses"] = {k: v["cache_misses"] for k, v in hits["warmup"]["drivers"].items()}
+            result[name]["numba_floor"] = _numba_floor(env, repeat)
+            hits, _ = _python(_COMPILE, env=env)
+            result[name]["fresh_process_cache_hits"] = {
+                k: v["cache_hits"] for k, v in hits["warmup"]["drivers"].items()
+            }
+            result[name]["fresh_process_cache_misses"] = {
+                k: v["cache_misses"] for k, v in hits["warmup"]["drivers"].items()
+            }
     result["load_after"] = load()
     return result
 
@@ -440,9 +452,9 @@ def verdicts(results: dict[str, Any]) -> dict[str, Any]:
             out[f"C first result ({variant}) <= 0.5 s"] = (seconds, seconds <= TARGETS["C_first_result_seconds_max"])
             seconds = c[variant]["first_call_s"]
             out[f"C first call after imports ({variant}) <= 0.5 s"] = (seconds, seconds <= 0.5)
-        if "compile_from_scratch" in c:
-            seconds = c["compile_from_scratch"]["warmup_s"]
-            out["C whole-set compile <= 5 s"] = (seconds, seconds <= TARGETS["C_compile_seconds_max"])
+        for variant, comp in c.get("compile_from_scratch", {}).items():
+            seconds = comp["warmup_s"]
+            out[f"C whole-set compile ({variant}) <= 5 s"] = (seconds, seconds <= TARGETS["C_compile_seconds_max"])
     return {k: {"value": v, "met": met} for k, (v, met) in out.items()}
 
 
@@ -478,9 +490,11 @@ def table(results: dict[str, Any]) -> str:
     c = results.get("C")
     if c:
         lines += ["", "C cold start, seconds (fresh processes):", ""]
-        if "compile_from_scratch" in c:
-            comp = c["compile_from_scratch"]
-            lines.append(f"compile from an empty cache: warmup {comp['warmup_s']} (per driver {comp['per_driver_s']})")
+        for variant, comp in c.get("compile_from_scratch", {}).items():
+            lines.append(
+                f"compile from an empty cache ({variant}): warmup {comp['warmup_s']} s wall, {comp['warmup_cpu_s']} s "
+                f"CPU (per driver {comp['per_driver_s']})"
+            )
         lines += [
             "numba floor: first call of a cached one-line @njit function in a fresh process (numba's own start-up)",
             "",

@@ -399,6 +399,15 @@ def test_rolling_std_is_stable_far_from_zero_and_exact_zero_for_constants() -> N
     np.testing.assert_allclose(out[4:], np.std([0, 1, 2, 3, 4], ddof=1), rtol=1e-9)
     const = K.grouped_rolling_std(np.full(50, 7.25), np.array([0, 50]), 4, 2)
     assert np.all(const[1:] == 0.0)
+    # a series drifting by 1e3 per period with unit noise: the window's own spread sets the error, not the history
+    rng = np.random.default_rng(0)
+    trend = np.arange(5000) * 1e3 + rng.normal(0, 1, 5000)
+    out = K.grouped_rolling_std(trend, np.array([0, trend.size]), 28)
+    reference = [np.std(trend[i - 27 : i + 1], ddof=1) for i in range(27, trend.size)]
+    np.testing.assert_allclose(out[27:], reference, rtol=1e-9)
+    # tiny values right after large ones (found by hypothesis): no residue of the large ones in the sums
+    tiny = K.grouped_rolling_std(*one([0.0227, 1.0, NAN, NAN, 0.0, 1.2e-23]), 4, 2)
+    assert tiny[-1] == pytest.approx(np.std([0.0, 1.2e-23], ddof=1), rel=1e-6)
 
 
 def test_expanding_mean_skips_nan() -> None:

@@ -17,9 +17,9 @@ from features.kernels._jit import driver, kernel
 OP_EWM = 0
 OP_EXPANDING_MEAN = 1
 OP_COLD_EXPOSURE = 2
-OP_COLD_SPELL_LEN = 3
-OP_DAMAGE_STOCK = 4
-OP_DAYS_SINCE = 5
+OP_DAMAGE_STOCK = 3
+OP_DAYS_SINCE = 4
+OP_COLD_SPELL_LEN = 5  # the two cold-spell ops share one run-length scan: keep them last and adjacent
 OP_COLD_SPELL_STRIKES = 6
 
 
@@ -117,20 +117,15 @@ def days_since_1d(s: np.ndarray, k: float, out: np.ndarray) -> None:
 
 
 @kernel
-def cold_spell_strikes_1d(s: np.ndarray, t: np.ndarray, threshold: float, min_len: float, out: np.ndarray) -> None:
-    """Strikes during a cold spell: ``out_t = s_t`` if ``R_t ≥ min_len`` else 0, where ``R_t`` is the cold-spell run
-    length of ``t`` below ``threshold`` (see :func:`cold_spell_len_1d`). NaN: propagate for ``s_t``; a missing
-    ``t_t`` gives NaN and resets the run. Units of ``s``."""
-    run = 0.0
+def strikes_in_spell_1d(s: np.ndarray, min_len: float, out: np.ndarray) -> None:
+    """Strikes during a cold spell, given the run lengths ``R`` already in ``out`` (:func:`cold_spell_len_1d` of the
+    temperature): ``out_t = s_t`` if ``R_t ≥ min_len`` else 0. NaN: propagate (a missing ``s_t`` or ``R_t`` gives
+    NaN). Units of ``s``. Elementwise over the run lengths, so the run-length scan is compiled once for both
+    indicators."""
     for i in range(s.size):
-        ti = t[i]
-        if math.isnan(ti):
-            run = 0.0
-            out[i] = np.nan
-            continue
-        run = run + 1.0 if ti < threshold else 0.0
+        run = out[i]
         si = s[i]
-        if math.isnan(si):
+        if math.isnan(run) or math.isnan(si):
             out[i] = np.nan
         else:
             out[i] = si if run >= min_len else 0.0
@@ -150,11 +145,12 @@ def scan_driver(
             expanding_mean_1d(xs, int(p[0]), outs)
         elif op == OP_COLD_EXPOSURE:
             cold_exposure_1d(xs, p[0], p[1], p[2], outs)
-        elif op == OP_COLD_SPELL_LEN:
-            cold_spell_len_1d(xs, p[0], outs)
+        elif op >= OP_COLD_SPELL_LEN:
+            # strikes in a cold spell: run lengths of the temperature (y) first, then masked strikes (x)
+            cold_spell_len_1d(ys if op == OP_COLD_SPELL_STRIKES else xs, p[0], outs)
+            if op == OP_COLD_SPELL_STRIKES:
+                strikes_in_spell_1d(xs, p[1], outs)
         elif op == OP_DAMAGE_STOCK:
             damage_stock_1d(xs, p[0], p[1], p[2], outs)
         elif op == OP_DAYS_SINCE:
             days_since_1d(xs, p[0], outs)
-        elif op == OP_COLD_SPELL_STRIKES:
-            cold_spell_strikes_1d(xs, ys, p[0], p[1], outs)

@@ -20,7 +20,7 @@ OP_ROLLING_MEAN = 2
 OP_ROLLING_STD = 3
 OP_ROLLING_MIN = 4
 OP_ROLLING_MAX = 5
-OP_BURST_COUNT = 6
+OP_BURST_COUNT = 6  # the two event counts share one kernel: keep them last and adjacent
 OP_FREEZE_THAW = 7
 
 
@@ -68,10 +68,12 @@ def rolling_sum_1d(x: np.ndarray, window: int, min_periods: int, mean: bool, out
 def rolling_std_1d(x: np.ndarray, window: int, min_periods: int, out: np.ndarray) -> None:
     """Rolling sample standard deviation (ddof = 1) of the valid values in the window; NaN unless ``n ≥ 2``.
 
-    Running shifted sums ``S1 = Σ(x − K)``, ``S2 = Σ(x − K)²`` (``K`` = first valid value since the window was last
-    empty, which keeps ``S2 − S1²/n`` well conditioned); std = ``sqrt(max(0, (S2 − S1²/n) / (n − 1)))``. A window
+    Running shifted sums ``S1 = Σ(x − K)``, ``S2 = Σ(x − K)²``; ``M2 = S2 − S1²/n``, std = ``sqrt(max(0, M2/(n − 1)))``.
+    When ``K`` has drifted far from the window's values (``S1²/n > 10⁴·M2``: four digits lost to cancellation), the
+    sums are recomputed exactly over the window around ``K`` = the latest valid value; so the error is relative to
+    the window's own spread, not the series' history (rarely triggered on stationary data: O(1) amortised). A window
     whose valid values are all equal (tracked as the run of identical consecutive valid values, as pandas does)
-    gives exactly 0, free of the rounding that add/remove updates accumulate. NaN: skip. Units of ``x``.
+    gives exactly 0. NaN: skip. Units of ``x``.
     """
     count = 0
     s1 = 0.0
@@ -108,12 +110,24 @@ def rolling_std_1d(x: np.ndarray, window: int, min_periods: int, out: np.ndarray
             s2 = 0.0
         if count < min_periods or count < 2:
             out[i] = np.nan
-        elif same >= count:
+            continue
+        if same >= count:
             out[i] = 0.0
-        elif count == window:  # a full window: multiply by precomputed reciprocals instead of two divisions
-            out[i] = math.sqrt(max(0.0, (s2 - s1 * s1 * inv_n) * inv_n1))
-        else:
-            out[i] = math.sqrt(max(0.0, (s2 - s1 * s1 / count) / (count - 1)))
+            continue
+        full = count == window  # a full window: precomputed reciprocals instead of two divisions
+        offset = s1 * s1 * inv_n if full else s1 * s1 / count
+        m2 = s2 - offset
+        if offset > 1e4 * m2:  # ill-conditioned: re-anchor on the latest value and sum the window exactly
+            shift = last
+            s1 = 0.0
+            s2 = 0.0
+            for j in range(i - window + 1 if i >= window else 0, i + 1):
+                d = x[j] - shift
+                if not math.isnan(d):
+                    s1 += d
+                    s2 += d * d
+            m2 = s2 - s1 * s1 / count
+        out[i] = math.sqrt(max(0.0, m2 * inv_n1 if full else m2 / (count - 1)))
 
 
 @kernel
@@ -161,40 +175,30 @@ def rolling_extreme_1d(x: np.ndarray, window: int, min_periods: int, sign: float
 
 
 @kernel
-def burst_count_1d(s: np.ndarray, window: int, min_periods: int, level: float, out: np.ndarray) -> None:
-    """Number of periods in the window with ``s > level``. NaN: skip (a missing period is no burst and does not count
-    towards ``min_periods``). Units: periods."""
+def event_count_1d(
+    x: np.ndarray, y: np.ndarray, window: int, min_periods: int, level: float, freeze_thaw: bool, out: np.ndarray
+) -> None:
+    """Number of event periods in the window, for two events (one kernel, compiled once):
+
+    - burst (``freeze_thaw=False``): ``x > level`` (``y`` unused);
+    - freeze–thaw (``freeze_thaw=True``): ``x < 0 < y`` with ``x = t_min``, ``y = t_max`` (°C).
+
+    NaN: skip (a period missing an input is no event and does not count towards ``min_periods``; NaN below it).
+    Units: periods.
+    """
     valid = 0
     hits = 0
-    for i in range(s.size):
-        si = s[i]
-        if not math.isnan(si):
+    for i in range(x.size):
+        lo, hi = x[i], y[i]
+        if not (math.isnan(lo) or (freeze_thaw and math.isnan(hi))):
             valid += 1
-            hits += si > level
+            # `&` and a select, not `and`/chained `<`: random events defeat branch prediction (1.7x slower measured)
+            hits += ((lo < 0.0) & (hi > 0.0)) if freeze_thaw else (lo > level)
         if i >= window:
-            so = s[i - window]
-            if not math.isnan(so):
+            lo, hi = x[i - window], y[i - window]
+            if not (math.isnan(lo) or (freeze_thaw and math.isnan(hi))):
                 valid -= 1
-                hits -= so > level
-        out[i] = hits if valid >= min_periods else np.nan
-
-
-@kernel
-def freeze_thaw_1d(t_min: np.ndarray, t_max: np.ndarray, window: int, min_periods: int, out: np.ndarray) -> None:
-    """Number of periods in the window with ``t_min < 0 < t_max`` (°C). NaN: skip (a period missing either input
-    is no freeze–thaw period and does not count towards ``min_periods``). Units: periods (days)."""
-    valid = 0
-    hits = 0
-    for i in range(t_min.size):
-        lo, hi = t_min[i], t_max[i]
-        if not (math.isnan(lo) or math.isnan(hi)):
-            valid += 1
-            hits += lo < 0.0 < hi
-        if i >= window:
-            lo, hi = t_min[i - window], t_max[i - window]
-            if not (math.isnan(lo) or math.isnan(hi)):
-                valid -= 1
-                hits -= lo < 0.0 < hi
+                hits -= ((lo < 0.0) & (hi > 0.0)) if freeze_thaw else (lo > level)
         out[i] = hits if valid >= min_periods else np.nan
 
 
@@ -220,7 +224,5 @@ def window_driver(
             rolling_std_1d(xs, w, m, outs)
         elif op <= OP_ROLLING_MAX:
             rolling_extreme_1d(xs, w, m, sign, outs)
-        elif op == OP_BURST_COUNT:
-            burst_count_1d(xs, w, m, p[2], outs)
-        elif op == OP_FREEZE_THAW:
-            freeze_thaw_1d(xs, ys, w, m, outs)
+        elif op >= OP_BURST_COUNT:  # burst count and freeze–thaw days: one event-count kernel
+            event_count_1d(xs, ys, w, m, p[2], op == OP_FREEZE_THAW, outs)
