@@ -61,6 +61,7 @@ class SarimaxConfig(BaseModel):
     enforce_stationarity: StrictBool = True
     enforce_invertibility: StrictBool = True
     maxiter: StrictInt = Field(default=50, ge=1, description="optimizer iterations (statsmodels' default: 50)")
+    scale: StrictBool = Field(default=True, description="fit y / scale_ (see Sarimax) and scale the forecast back")
     auto_order: StrictBool = False
     max_p: StrictInt = Field(default=3, ge=0)
     max_q: StrictInt = Field(default=3, ge=0)
@@ -102,6 +103,23 @@ class SarimaxConfig(BaseModel):
 Orders = tuple[tuple[int, int, int], tuple[int, int, int, int]]
 
 
+def y_scale(y: np.ndarray) -> float:
+    """The scale SARIMAX divides ``y`` by: the root mean square of the observed values (1 when they are all 0)."""
+    obs = y[~np.isnan(y)]
+    rms = float(np.sqrt(np.mean(obs * obs))) if obs.size else 0.0
+    return rms if np.isfinite(rms) and rms > 0 else 1.0
+
+
+def unscale_params(params: dict[str, float], scale: float) -> dict[str, float]:
+    """SARIMAX parameters of ``y / scale`` → those of ``y``: AR and MA coefficients are scale-free, ``sigma2``
+    scales with ``scale²``, and every other term (intercept, drift, trend, regressor coefficients) with ``scale``."""
+    out = {}
+    for name, value in params.items():
+        factor = 1.0 if name.startswith(("ar.", "ma.")) else scale**2 if name.startswith("sigma2") else scale
+        out[name] = value * factor
+    return out
+
+
 class Sarimax(Forecaster):
     """statsmodels SARIMAX with exogenous regressors, fitted by maximum likelihood (Kalman filter).
 
@@ -111,6 +129,14 @@ class Sarimax(Forecaster):
     parameter names (``intercept``, ``x1``…, ``ar.L1``, ``sigma2``) to estimates. ``order_`` and
     ``seasonal_order_`` are the orders used; with ``auto_order``, ``search_`` lists every tried pair of orders
     with its AICc (or the error it raised), in the order tried.
+
+    Scaling (``scale=True``, the default): the model is fitted to ``y / scale_`` with ``scale_`` the root mean
+    square of the observed ``y`` (:func:`y_scale`), and the mean and interval bounds are multiplied back. SARIMAX is
+    equivariant under scaling (every term is linear in y), so this changes only the numerics: on series in the
+    tens of thousands the likelihood optimiser otherwise starts far from the optimum and, within ``maxiter``,
+    can stop at parameters that forecast ±10⁸ (M4 Hourly H9, H95, H103). ``X`` is not scaled. ``params_`` are
+    reported on the scale of ``y`` (:func:`unscale_params`); the AICc values of ``search_`` are those of
+    ``y / scale_`` (a constant shift, so the ranking is the same). ``update`` keeps the fitted ``scale_``.
     """
 
     name: ClassVar[str] = "sarimax"
@@ -196,26 +222,32 @@ class Sarimax(Forecaster):
         return best, *fits[best]
 
     def _fit(self, y: np.ndarray, X: np.ndarray | None) -> None:
+        self.scale_ = y_scale(y) if self.config.scale else 1.0
+        ys = y / self.scale_
         if self.config.auto_order:
-            orders, model, res = self._search(y, X)
+            orders, model, res = self._search(ys, X)
         else:
             orders = (self.config.order, self.config.seasonal_order)
-            model, res = self._fit_orders(y, X, orders)
+            model, res = self._fit_orders(ys, X, orders)
         self.order_, self.seasonal_order_ = orders
         if not res.mle_retvals.get("converged", True):
             self.fit_warnings_.append("optimizer did not converge")
-        self.params_ = _params(model, res)
+        self.params_ = unscale_params(_params(model, res), self.scale_)
         self._result = res
 
     def _update(self, y: np.ndarray, X: np.ndarray | None) -> None:
         """Re-run the Kalman filter on the new history with the fitted parameters (no re-estimation)."""
         with quiet(self.fit_warnings_):
-            self._result = self._result.apply(y, exog=X, refit=False)
+            self._result = self._result.apply(y / self.scale_, exog=X, refit=False)
 
     def _predict(self, h: int, X_future: np.ndarray | None, level: tuple[int, ...]) -> Prediction:
         self.predict_warnings_: list[str] = []
         with quiet(self.predict_warnings_):
-            return _state_space_forecast(self._result, h, X_future, level)
+            pred = _state_space_forecast(self._result, h, X_future, level)
+        s = self.scale_
+        return Prediction(
+            pred.mean * s, {lv: v * s for lv, v in pred.lower.items()}, {lv: v * s for lv, v in pred.upper.items()}
+        )
 
 
 # -- UnobservedComponents --------------------------------------------------------------------------------------

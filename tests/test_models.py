@@ -169,7 +169,8 @@ def test_sarimax_intervals_match_statsmodels_conf_int(arx):
     model, _, _ = arx
     Xf = np.linspace(-1, 1, 3)[:, None]
     pred = model.predict(3, X_future=Xf, level=(90,))
-    ci = model._result.get_forecast(3, exog=Xf).conf_int(alpha=0.10)
+    ci = model._result.get_forecast(3, exog=Xf).conf_int(alpha=0.10) * model.scale_  # fitted to y / scale_
+    assert model.scale_ > 1
     np.testing.assert_allclose(pred.lower[90], ci[:, 0])
     np.testing.assert_allclose(pred.upper[90], ci[:, 1])
 
