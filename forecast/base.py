@@ -10,6 +10,11 @@ Missing values in the history
     fills gaps for them before fitting (see :mod:`forecast.core`). ``inf`` is never accepted, and neither are NaN
     in ``X`` or ``X_future``.
 
+Calendar dates
+    ``fit``/``update`` take an optional ``ds`` (the dates of ``y``, one per value, strictly increasing). Models with
+    the ``dates`` tag (Prophet: calendar seasonalities and holidays) read it as ``self._ds``; the others check and
+    ignore it. The frame layer passes the series' real ``ds`` to every model with the tag.
+
 Exogenous regressors
     Models whose ``exogenous`` tag is false accept and ignore ``X``/``X_future`` (after a shape check), so one
     loop can pass the same arrays to every model. A model fitted with ``X`` needs ``X_future`` of shape
@@ -49,6 +54,7 @@ DEFAULT_TAGS: Mapping[str, bool] = {
     "intervals": False,  # gives prediction intervals of its own
     "seasonality": False,  # models a seasonal pattern
     "missing": False,  # accepts NaN in y
+    "dates": False,  # uses the calendar dates of y (``fit(..., ds=...)``)
 }
 
 
@@ -140,6 +146,17 @@ def _check_y(y: Any, allow_missing: bool, name: str) -> np.ndarray:
     return arr
 
 
+def _check_ds(ds: Any, n: int) -> np.ndarray:
+    arr = np.asarray(ds, dtype="datetime64[ns]")
+    if arr.shape != (n,):
+        raise ValueError(f"ds: expected {n} dates (one per y), got shape {arr.shape}")
+    if np.isnat(arr).any():
+        raise ValueError(f"ds: missing dates at positions {_first_positions(np.isnat(arr))}")
+    if arr.size > 1 and not (np.diff(arr) > np.timedelta64(0, "ns")).all():
+        raise ValueError("ds: dates must be strictly increasing")
+    return arr
+
+
 def _check_X(X: Any, n_rows: int, what: str, n_cols: int | None = None) -> np.ndarray:
     arr = np.asarray(X, dtype=np.float64)
     if arr.ndim == 1:
@@ -161,7 +178,9 @@ class Forecaster(ABC):
     """Base class of every model.
 
     Subclasses set ``name``, ``tags`` (merged over :data:`DEFAULT_TAGS`) and ``config_cls`` (a pydantic model
-    validating the constructor's keyword arguments), and implement ``_fit`` and ``_predict``.
+    validating the constructor's keyword arguments), and implement ``_fit`` and ``_predict``. A model whose
+    capabilities depend on its parameters (an ensemble of members, MSTL's remainder model) overrides
+    ``_instance_tags``; :meth:`get_tag` answers for the instance, :meth:`get_class_tag` for the class.
     """
 
     name: ClassVar[str] = "forecaster"
@@ -170,6 +189,8 @@ class Forecaster(ABC):
 
     def __init__(self, **params: Any) -> None:
         self.config = self.config_cls(**params)
+        self._tags_dynamic: dict[str, bool] = dict(self._instance_tags())
+        self._ds: np.ndarray | None = None
         self._fitted = False
         self._n_exog: int | None = None
         self.n_obs_: int = 0
@@ -177,11 +198,20 @@ class Forecaster(ABC):
 
     # -- introspection ---------------------------------------------------------------------------------------
     @classmethod
-    def get_tag(cls, tag: str) -> bool:
-        """A capability tag (``exogenous``, ``intervals``, ``seasonality``, ``missing``)."""
+    def get_class_tag(cls, tag: str) -> bool:
+        """A capability tag of the class (``exogenous``, ``intervals``, ``seasonality``, ``missing``, ``dates``)."""
         if tag not in DEFAULT_TAGS:
             raise KeyError(f"unknown tag {tag!r}; known: {', '.join(DEFAULT_TAGS)}")
         return bool({**DEFAULT_TAGS, **cls.tags}[tag])
+
+    def get_tag(self, tag: str) -> bool:
+        """A capability tag of this model: the class's, unless its parameters decide (see ``_instance_tags``)."""
+        value = self.get_class_tag(tag)
+        return bool(self._tags_dynamic.get(tag, value))
+
+    def _instance_tags(self) -> Mapping[str, bool]:
+        """Tags that depend on the parameters (called once, after the config is validated); none by default."""
+        return {}
 
     def get_params(self) -> dict[str, Any]:
         """The validated constructor parameters (JSON-friendly)."""
@@ -201,12 +231,14 @@ class Forecaster(ABC):
         return f"{type(self).__name__}({args})"
 
     # -- public API ------------------------------------------------------------------------------------------
-    def fit(self, y: np.ndarray, X: np.ndarray | None = None) -> Self:
-        """Fit to one series ``y`` (n,) with optional regressors ``X`` (n, k); returns ``self``."""
+    def fit(self, y: np.ndarray, X: np.ndarray | None = None, ds: Any = None) -> Self:
+        """Fit to one series ``y`` (n,) with optional regressors ``X`` (n, k) and dates ``ds`` (n,); returns
+        ``self``. ``ds`` is used by models with the ``dates`` tag only (checked either way)."""
         arr = _check_y(y, self.get_tag("missing"), type(self).__name__)
         Xa = None if X is None else _check_X(X, arr.shape[0], "X")
         if not self.get_tag("exogenous"):
             Xa = None
+        self._set_ds(ds, arr.shape[0])
         self._fitted = False
         self.fit_warnings_ = []
         self._fit(arr, Xa)
@@ -258,8 +290,8 @@ class Forecaster(ABC):
             quantiles=q_values,
         )
 
-    def update(self, y: np.ndarray, X: np.ndarray | None = None) -> Self:
-        """Condition the fitted model on the history ``y`` (n,) (all of it, up to a later cutoff) and ``X``.
+    def update(self, y: np.ndarray, X: np.ndarray | None = None, ds: Any = None) -> Self:
+        """Condition the fitted model on the history ``y`` (n,) (all of it, up to a later cutoff), ``X`` and ``ds``.
 
         Keeps the estimated parameters where the model implements ``_update`` (e.g. re-running a Kalman filter
         with fixed parameters); the default refits. Inputs are validated as in :meth:`fit`, and the regressors
@@ -278,11 +310,16 @@ class Forecaster(ABC):
                 raise ValueError("X: the model was fitted without X; refit it to use regressors")
         elif X is not None:
             _check_X(X, arr.shape[0], "X")
+        self._set_ds(ds, arr.shape[0])
         self._fitted = False
         self._update(arr, Xa)
         self.n_obs_ = int(arr.shape[0])
         self._fitted = True
         return self
+
+    def _set_ds(self, ds: Any, n: int) -> None:
+        checked = None if ds is None else _check_ds(ds, n)
+        self._ds = checked if self.get_tag("dates") else None
 
     # -- to implement ----------------------------------------------------------------------------------------
     @abstractmethod

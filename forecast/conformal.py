@@ -33,7 +33,7 @@ from features.contract import CUTOFF, DS, ID, MEAN, MODEL, SCENARIO, Bounds, Y, 
 from forecast.base import check_levels
 from forecast.bounds import TransformLike, make_transform
 from forecast.exceedance import empirical_exceedance
-from forecast.quantiles import check_quantiles, check_thresholds, p_exceed_col, q_col, quantile_level
+from forecast.quantiles import INTERVAL_NOTE, check_quantiles, check_thresholds, p_exceed_col, q_col, quantile_level
 
 STEP = "step"
 SCORE = "score"
@@ -93,9 +93,9 @@ def conformal_intervals(
     ``backtest_df`` has ``unique_id, ds, cutoff, model, y, mean`` (a :func:`forecast.backtest.backtest` frame);
     ``forecast_df`` has ``unique_id, ds, model, mean`` (a forecast frame, or another backtest frame for a
     held-out check). Steps are counted per forecast; every model and step of ``forecast_df`` needs calibration
-    scores. Existing ``lo-*``, ``hi-*``, ``q-*`` and ``p_exceed-*`` columns are dropped; the conformal
-    ``lo-<l>``, ``hi-<l>``, ``q-<q>`` and ``p_exceed-<c>`` columns follow ``mean``. Rows with a null ``mean``
-    get null values.
+    scores. Existing ``lo-*``, ``hi-*``, ``q-*`` and ``p_exceed-*`` columns (and ``interval_note``, which no
+    longer applies) are dropped; the conformal ``lo-<l>``, ``hi-<l>``, ``q-<q>`` and ``p_exceed-<c>`` columns
+    follow ``mean``. Rows with a null ``mean`` get null values.
     """
     levels = check_levels(level)
     qs = check_quantiles(quantiles)
@@ -143,7 +143,7 @@ def conformal_intervals(
         new[q_col(q)] = mean if lv is None else (lows[lv] if q < 0.5 else highs[lv])
     for c in cs:
         new[p_exceed_col(c)] = gather(p_ex[c])
-    keep = [c for c in forecast_df.columns if not c.startswith(_PREFIXES)]
+    keep = [c for c in forecast_df.columns if not c.startswith(_PREFIXES) and c != INTERVAL_NOTE]
     at = keep.index(MEAN) + 1
     out = forecast_df.select(keep).with_columns(
         pl.Series(name, values, dtype=pl.Float64).fill_nan(None) for name, values in new.items()

@@ -14,6 +14,19 @@ Nulls in the history (``y``)
     Exogenous columns are filled the same way for fitting (interpolation inside, nearest value at the edges);
     a column with no value at all fails the model on that series, which then falls back.
 
+Dates
+    Models with the ``dates`` tag (Prophet, and ensembles or MSTL holding it) get the series' real ``ds`` values
+    (after the leading nulls are dropped) with ``y``, so calendar seasonalities and holidays fall on the right days.
+
+Models without intervals
+    A model whose ``intervals`` tag is false (``window_average``; an ensemble with such a member; MSTL with such a
+    remainder) is asked for its mean alone: it forecasts the series itself, never replaced by the fallback for
+    that. Its intervals, quantiles (but ``q-0.5``, the mean) and exceedance probabilities then come from
+    split-conformal calibration when ``calibration`` (a backtest frame holding the model) is given: per step,
+    under the model's transform (:mod:`forecast.conformal`). Without calibration they are null and a column
+    ``interval_note`` names the model and the reason on exactly those rows (null elsewhere; the column exists only
+    then), so a null interval is never silent; ``fallback_reason`` stays null, because nothing failed.
+
 Failures
     If a model raises (or returns non-finite values) on a series, the named ``fallback`` model forecasts that
     series in its place and ``fallback_reason`` says why, e.g. ``"sarimax failed: LinAlgError: …"``. If the
@@ -41,8 +54,10 @@ from features.contract import DS, FALLBACK, ID, MEAN, MODEL, Bounds, Y, hi_col, 
 from features.errors import DataError
 from forecast.base import Forecaster, Prediction, check_h, check_levels
 from forecast.bounds import Identity, Transform, TransformLike, resolve_transforms
+from forecast.conformal import conformal_intervals
 from forecast.exceedance import gaussian_exceedance, sigma_from_intervals
 from forecast.quantiles import (
+    INTERVAL_NOTE,
     check_quantiles,
     check_thresholds,
     levels_for_quantiles,
@@ -246,9 +261,15 @@ def _reason(name: str, exc: BaseException) -> str:
 def back_transform(pred: Prediction, transform: Transform, request: OutputRequest) -> SeriesForecast:
     """Map a model-scale prediction to the target scale: mean, intervals, quantiles, exceedance probabilities.
 
-    ``pred`` must hold the intervals of ``request.model_levels``. Every value lands inside the bounds.
+    ``pred`` holds the intervals of ``request.model_levels``, or none at all (a model without intervals: only
+    ``mean`` and the median ``q-0.5`` are filled, every other column is NaN). Every value lands inside the bounds.
     """
     inv = transform.inverse
+    if request.model_levels and not pred.levels:
+        res = _nan_forecast("", pred.h, request, None)
+        res.mean = inv(pred.mean)
+        res.quantiles.update({q: res.mean for q in request.quantiles if q == 0.5})
+        return res
     lower = {lv: inv(pred.lower[lv]) for lv in request.levels}
     upper = {lv: inv(pred.upper[lv]) for lv in request.levels}
     quantiles = {q: inv(pred.quantile(q)) for q in request.quantiles}
@@ -270,17 +291,20 @@ def _run_model(
     season_length: int,
     transform: Transform,
     *,
+    ds: np.ndarray | None = None,
     update: bool = False,
 ) -> SeriesForecast:
     y_z = transform.forward(y)
     y_fit = y_z if model.get_tag("missing") else fill_gaps(y_z, season_length)
     use_x = model.get_tag("exogenous") and X is not None
     X_fit = fill_exog(X, exog) if use_x else None
+    dates = ds if model.get_tag("dates") else None
     if update:
-        model.update(y_fit, X_fit)
+        model.update(y_fit, X_fit, ds=dates)
     else:
-        model.fit(y_fit, X_fit)
-    pred = model.predict(h, X_future if use_x else None, level=request.model_levels)
+        model.fit(y_fit, X_fit, ds=dates)
+    levels = request.model_levels if model.get_tag("intervals") else ()  # no intervals: the mean alone
+    pred = model.predict(h, X_future if use_x else None, level=levels)
     return back_transform(pred, transform, request)
 
 
@@ -299,6 +323,7 @@ def forecast_arrays(
     transforms: Mapping[str, Transform] | None = None,
     state: dict[str, Forecaster] | None = None,
     refit: bool = True,
+    ds: np.ndarray | None = None,
 ) -> list[SeriesForecast]:
     """Forecast one series (NaN = missing ``y``) with every model, falling back per model on failure.
 
@@ -306,13 +331,16 @@ def forecast_arrays(
     to :class:`~forecast.bounds.Transform` (default: no transform, no bounds); the fallback standing in for a model
     runs under that model's transform. ``state`` (name → fitted model) carries models between backtest windows:
     with ``refit=False`` a stored model is :meth:`~forecast.base.Forecaster.update`-d instead of refitted; a
-    model that failed is dropped from it and refitted at the next window.
+    model that failed is dropped from it and refitted at the next window. ``ds`` (the dates of ``y``) goes to the
+    models with the ``dates`` tag. A model without intervals gives its mean and NaN intervals (see
+    :func:`back_transform`).
     """
     request = levels if isinstance(levels, OutputRequest) else OutputRequest(tuple(levels))
     y = np.asarray(y, dtype=np.float64)
     observed = np.flatnonzero(~np.isnan(y))
     start = int(observed[0]) if observed.size else y.size
     y, X = y[start:], (None if X is None else X[start:])
+    ds = None if ds is None else ds[start:]
     identity = Identity()
     fb_cache: dict[int, SeriesForecast | str] = {}
 
@@ -323,7 +351,9 @@ def forecast_arrays(
                 fb_cache[key] = "no fallback configured"
             else:
                 try:
-                    fb_cache[key] = _run_model(fallback(), y, X, X_future, exog, h, request, season_length, transform)
+                    fb_cache[key] = _run_model(
+                        fallback(), y, X, X_future, exog, h, request, season_length, transform, ds=ds
+                    )
                 except Exception as exc:
                     fb_cache[key] = "fallback " + _reason(str(fallback_name), exc)
         return fb_cache[key]
@@ -337,7 +367,7 @@ def forecast_arrays(
                 raise ValueError("no observed values in the history")
             model = stored if stored is not None else factory()
             res = _run_model(
-                model, y, X, X_future, exog, h, request, season_length, transform, update=stored is not None
+                model, y, X, X_future, exog, h, request, season_length, transform, ds=ds, update=stored is not None
             )
             res.model = name
             if state is not None:
@@ -406,6 +436,7 @@ def forecast_frame(
     quantiles: Sequence[float] | None = None,
     thresholds: Sequence[float] | None = None,
     transform: TransformLike | Mapping[str, TransformLike] | None = "none",
+    calibration: pl.DataFrame | None = None,
 ) -> pl.DataFrame:
     """Forecast the next ``h`` periods of every series with every model.
 
@@ -421,8 +452,13 @@ def forecast_frame(
     ``thresholds`` (e.g. ``(12, 16)``) adds ``p_exceed-12``… columns, P(y > c) from the Gaussian predictive
     distribution on the model scale (see :mod:`forecast.exceedance`).
 
+    Models without intervals of their own (``intervals`` tag false, e.g. ``window_average``) give their mean;
+    ``calibration`` (a backtest frame with ``unique_id, ds, cutoff, model, y, mean`` holding those models) gives
+    them split-conformal intervals, quantiles and exceedance probabilities per step (see the module docstring).
+
     Output columns: ``unique_id, ds, model, mean, lo-<l>, hi-<l>`` per level ascending, ``q-<q>`` ascending,
-    ``p_exceed-<c>`` ascending, ``fallback_reason``; rows in input series order, then model, then ds.
+    ``p_exceed-<c>`` ascending, ``fallback_reason`` and, only when a model without intervals was asked for
+    intervals without ``calibration``, ``interval_note``; rows in input series order, then model, then ds.
     """
     return forecast_frame_stateful(
         df,
@@ -436,6 +472,7 @@ def forecast_frame(
         fallback=fallback,
         season_length=season_length,
         transform=transform,
+        calibration=calibration,
     )
 
 
@@ -454,6 +491,7 @@ def forecast_frame_stateful(
     transform: TransformLike | Mapping[str, TransformLike] | None,
     state: dict[str, dict[str, Forecaster]] | None = None,
     refit: bool = True,
+    calibration: pl.DataFrame | None = None,
 ) -> pl.DataFrame:
     """:func:`forecast_frame` with the backtest's hooks: ``state`` (series id → name → fitted model) and ``refit``."""
     h = check_h(h)
@@ -463,7 +501,12 @@ def forecast_frame_stateful(
     fb = fallback_factory(fallback, season_length)
     check_frame(df, freq, exog)
     grid = future_grid(df, h, freq)
-    uses_exog = bool(exog) and any(f().get_tag("exogenous") for f in factories.values())
+    probes = {name: f() for name, f in factories.items()}  # unfitted instances, for their tags
+    fb_probe = None if fb is None else fb()
+    if fb_probe is not None and request.model_levels and not fb_probe.get_tag("intervals"):
+        raise ValueError(f"fallback: {fallback} gives no intervals; choose one that does, or ask for the mean only")
+    uses_exog = bool(exog) and any(m.get_tag("exogenous") for m in probes.values())
+    uses_dates = any(m.get_tag("dates") for m in [*probes.values(), fb_probe] if m is not None)
     fX = _future_X(future_exog, grid, exog) if uses_exog else None
 
     ids: list[str] = []
@@ -477,6 +520,7 @@ def forecast_frame_stateful(
         y = part.get_column(Y).cast(pl.Float64).to_numpy()
         X = part.select(pl.col(c).cast(pl.Float64) for c in exog).to_numpy() if uses_exog else None
         Xf = fx_parts[(uid,)].select(exog).to_numpy() if uses_exog else None
+        ds = part.get_column(DS).to_numpy() if uses_dates else None
         results = forecast_arrays(
             y,
             X,
@@ -491,6 +535,7 @@ def forecast_frame_stateful(
             transforms=transforms,
             state=None if state is None else state.setdefault(uid, {}),
             refit=refit,
+            ds=ds,
         )
         for res in results:
             ids.append(uid)
@@ -512,5 +557,50 @@ def forecast_frame_stateful(
     for name, store in zip(extra_cols, extras, strict=True):
         cols[name] = pl.Series(name, np.concatenate(store), dtype=pl.Float64)
     cols[FALLBACK] = pl.Series(FALLBACK, [r for r in reasons for _ in range(h)], dtype=pl.String)
-    out = pl.DataFrame(cols).with_columns(pl.col(pl.Float64).fill_nan(None))
-    return apply_bounds(out, bounds, request.levels)
+    out = apply_bounds(pl.DataFrame(cols).with_columns(pl.col(pl.Float64).fill_nan(None)), bounds, request.levels)
+    lacking = [name for name, m in probes.items() if not m.get_tag("intervals")]
+    if not (lacking and request.model_levels):
+        return out
+    return intervals_without_model(out, lacking, request, calibration, transforms, bounds)
+
+
+def intervals_without_model(
+    frame: pl.DataFrame,
+    names: Sequence[str],
+    request: OutputRequest,
+    calibration: pl.DataFrame | None,
+    transforms: Mapping[str, Transform],
+    bounds: Bounds | None,
+) -> pl.DataFrame:
+    """Intervals for the rows of the models ``names`` (no intervals of their own) where they forecast themselves.
+
+    With ``calibration`` (a backtest frame): split-conformal intervals, quantiles and exceedance probabilities from
+    its residuals of each model, per step and under the model's transform. Without: the interval columns stay
+    null and the column ``interval_note`` says why on those rows (null on every other row).
+    """
+    own = pl.col(MODEL).is_in(list(names)) & pl.col(FALLBACK).is_null()
+    if calibration is None:
+        note = pl.format(
+            "{} gives no intervals of its own: interval, quantile (but q-0.5) and exceedance columns are null; "
+            "pass a backtest as calibration for conformal intervals",
+            pl.col(MODEL),
+        )
+        return frame.with_columns(pl.when(own).then(note).otherwise(None).alias(INTERVAL_NOTE))
+    row = "_row"
+    indexed = frame.with_row_index(row)
+    parts = [indexed.filter(~own)]
+    for name in names:
+        rows = indexed.filter(own & (pl.col(MODEL) == name))
+        if rows.height:
+            parts.append(
+                conformal_intervals(
+                    calibration,
+                    rows,
+                    request.levels,
+                    quantiles=request.quantiles or None,
+                    thresholds=request.thresholds or None,
+                    bounds=bounds,
+                    transform=transforms[name],
+                )
+            )
+    return pl.concat(parts, how="vertical").sort(row).drop(row)

@@ -31,13 +31,23 @@ class Ensemble(Forecaster):
     the others ignore them. If any member fails, the ensemble fails (and the frame layer falls back): a
     combination of fewer members would be a different model. Intervals combine the members' bounds with the
     same statistic (mean or median of the lower bounds, of the upper bounds): a pragmatic rule, not a
-    probabilistic one; every member must then give intervals. ``members_`` holds the fitted members.
+    probabilistic one. The ensemble has the ``intervals`` tag only when every member has it, and the
+    ``exogenous`` and ``dates`` tags when any member has them (those members get ``X``, ``ds``). ``members_``
+    holds the fitted members.
     """
 
     name: ClassVar[str] = "ensemble"
     tags: ClassVar[dict[str, bool]] = {"exogenous": True, "intervals": True, "seasonality": True, "missing": False}
     config_cls = EnsembleConfig
     config: EnsembleConfig
+
+    def _instance_tags(self) -> dict[str, bool]:
+        members = [build_spec(spec, f"members.{i}") for i, spec in enumerate(self.config.members)]
+        return {
+            "exogenous": any(m.get_tag("exogenous") for m in members),
+            "intervals": all(m.get_tag("intervals") for m in members),
+            "dates": any(m.get_tag("dates") for m in members),
+        }
 
     def _fit(self, y: np.ndarray, X: np.ndarray | None) -> None:
         self.members_: list[Forecaster] = []
@@ -46,7 +56,7 @@ class Ensemble(Forecaster):
             member: Forecaster = build_spec(spec, f"members.{i}")
             uses_x = X is not None and member.get_tag("exogenous")
             try:
-                member.fit(y, X if uses_x else None)
+                member.fit(y, X if uses_x else None, ds=self._ds)
             except Exception as exc:
                 raise ForecastError(f"ensemble member {i} ({spec.name}): {type(exc).__name__}: {exc}") from exc
             self.fit_warnings_.extend(f"{spec.name}: {w}" for w in member.fit_warnings_)
@@ -54,13 +64,7 @@ class Ensemble(Forecaster):
             self._uses_x.append(uses_x)
 
     def _predict(self, h: int, X_future: np.ndarray | None, level: tuple[int, ...]) -> Prediction:
-        if level:
-            lacking = [
-                s.name for s, m in zip(self.config.members, self.members_, strict=True) if not m.get_tag("intervals")
-            ]
-            if lacking:
-                raise ValueError(f"ensemble: members {', '.join(lacking)} give no intervals; pass level=()")
-        preds = []
+        preds = []  # level is () unless every member gives intervals (the intervals tag; checked by predict)
         for spec, member, uses_x in zip(self.config.members, self.members_, self._uses_x, strict=True):
             try:
                 preds.append(member.predict(h, X_future if uses_x else None, level=level))

@@ -50,7 +50,8 @@ class Mstl(Forecaster):
     none, the remainder model sees the raw series). Each seasonal component is continued by repeating its last
     cycle; the remainder model forecasts the adjusted series ``y − Σ seasonals``; the two are added. Intervals
     are the remainder model's, shifted by the seasonal forecast (the seasonal estimate is taken as known, as in
-    statsforecast's MSTL). Exogenous regressors go to the remainder model when it takes them.
+    statsforecast's MSTL). Exogenous regressors go to the remainder model when it takes them. The ``exogenous``,
+    ``intervals`` and ``dates`` tags are the remainder model's (it gets ``ds`` when it uses dates).
 
     With ``log`` the decomposition and the remainder model work on ``log(y)`` (seasonal amplitude proportional to
     the level, as in most hourly load-like series) and the forecast and bounds are ``exp`` of theirs: the point
@@ -61,6 +62,10 @@ class Mstl(Forecaster):
     tags: ClassVar[dict[str, bool]] = {"exogenous": True, "intervals": True, "seasonality": True, "missing": False}
     config_cls = MstlConfig
     config: MstlConfig
+
+    def _instance_tags(self) -> dict[str, bool]:
+        remainder = build_spec(self.config.remainder, "remainder")
+        return {tag: remainder.get_tag(tag) for tag in ("exogenous", "intervals", "dates")}
 
     def _fit(self, y: np.ndarray, X: np.ndarray | None) -> None:
         cfg = self.config
@@ -86,7 +91,7 @@ class Mstl(Forecaster):
         self.adjusted_ = adjusted
         self.remainder_: Forecaster = build_spec(cfg.remainder, "remainder")
         self._rem_exog = X is not None and self.remainder_.get_tag("exogenous")
-        self.remainder_.fit(adjusted, X if self._rem_exog else None)
+        self.remainder_.fit(adjusted, X if self._rem_exog else None, ds=self._ds)
         self.fit_warnings_.extend(self.remainder_.fit_warnings_)
 
     def seasonal_forecast(self, h: int) -> np.ndarray:
@@ -97,8 +102,6 @@ class Mstl(Forecaster):
         return out
 
     def _predict(self, h: int, X_future: np.ndarray | None, level: tuple[int, ...]) -> Prediction:
-        if level and not self.remainder_.get_tag("intervals"):
-            raise ValueError(f"MSTL: remainder model {self.config.remainder.name!r} gives no intervals; pass level=()")
         pred = self.remainder_.predict(h, X_future if self._rem_exog else None, level=level)
         s = self.seasonal_forecast(h)
         back = np.exp if self.config.log else (lambda v: v)

@@ -1,18 +1,18 @@
 """Prophet with exogenous indicators as extra regressors and Ukrainian public holidays.
 
 Time index
-    Models get numpy arrays only, but Prophet needs dates (its seasonalities and holidays are calendar-based).
-    :meth:`Prophet.fit` therefore takes an optional ``ds`` (the dates of ``y``, any datetime-like array); without
-    it the dates are synthesised on the config's ``freq`` grid from ``start`` (default 2000-01-01), which keeps
-    daily/weekly/yearly cycles right only relative to that start and makes holidays meaningless. The frame layer
-    passes no ``ds`` today; see docs/models.md for the change that would let it.
+    Models get numpy arrays, but Prophet needs dates (its seasonalities and holidays are calendar-based): it has
+    the ``dates`` tag, so ``fit(y, X, ds=...)`` keeps the dates of ``y`` and the frame layer
+    (:mod:`forecast.core`) passes each series' real ``ds``. Without ``ds`` the dates are synthesised on the
+    config's ``freq`` grid from ``start`` (default 2000-01-01), which keeps daily/weekly/yearly cycles right only
+    relative to that start and makes holidays meaningless. The forecast periods continue the last step of ``ds``.
 """
 
 from __future__ import annotations
 
 import logging
 from datetime import datetime
-from typing import Any, ClassVar, Literal, Self
+from typing import ClassVar, Literal
 
 import numpy as np
 from pydantic import BaseModel, Field, StrictBool, StrictInt
@@ -68,26 +68,19 @@ class Prophet(Forecaster):
     """
 
     name: ClassVar[str] = "prophet"
-    tags: ClassVar[dict[str, bool]] = {"exogenous": True, "intervals": True, "seasonality": True, "missing": True}
+    tags: ClassVar[dict[str, bool]] = {
+        "exogenous": True,
+        "intervals": True,
+        "seasonality": True,
+        "missing": True,
+        "dates": True,
+    }
     config_cls = ProphetConfig
     config: ProphetConfig
 
-    def fit(self, y: np.ndarray, X: np.ndarray | None = None, ds: Any = None) -> Self:
-        """Fit to ``y`` (NaN allowed: Prophet skips them) with optional regressors ``X`` and dates ``ds``."""
-        if ds is not None:
-            arr = np.asarray(ds, dtype="datetime64[ns]")
-            if arr.shape != np.shape(y):
-                raise ValueError(f"ds: expected {np.shape(y)[0]} dates (one per y), got shape {arr.shape}")
-            if arr.size > 1 and not (np.diff(arr) > np.timedelta64(0, "ns")).all():
-                raise ValueError("ds: dates must be strictly increasing")
-            self._ds_given: np.ndarray | None = arr
-        else:
-            self._ds_given = None
-        return super().fit(y, X)
-
     def _dates(self, n: int) -> np.ndarray:
-        if self._ds_given is not None:
-            return self._ds_given
+        if self._ds is not None:
+            return self._ds
         start = np.datetime64(self.config.start.replace(tzinfo=None), "ns")
         return start + np.arange(n) * _STEP[self.config.freq]
 
@@ -121,7 +114,7 @@ class Prophet(Forecaster):
         with quiet(self.fit_warnings_):
             model.fit(frame)
         self._model = model
-        step = _STEP[cfg.freq] if self._ds_given is None or ds.size < 2 else ds[-1] - ds[-2]
+        step = _STEP[cfg.freq] if self._ds is None or ds.size < 2 else ds[-1] - ds[-2]
         self._last, self._step = ds[-1], step
 
     def _predict(self, h: int, X_future: np.ndarray | None, level: tuple[int, ...]) -> Prediction:

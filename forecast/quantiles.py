@@ -7,7 +7,8 @@ the quantile ``q`` of a model with intervals is the bound of the interval at lev
 (see :mod:`forecast.bounds`). Levels are whole percents, so quantiles are multiples of 0.005.
 
 Columns: ``q-0.1``, ``q-0.5``, ``q-0.975`` (``q-`` + the shortest decimal of q) and ``p_exceed-12``,
-``p_exceed-12.5`` (``p_exceed-`` + the threshold).
+``p_exceed-12.5`` (``p_exceed-`` + the threshold); ``interval_note`` says why a row's interval columns are null
+(a model without intervals of its own and no conformal calibration, see :mod:`forecast.core`).
 """
 
 from __future__ import annotations
@@ -21,6 +22,9 @@ _Q_RE = re.compile(r"^q-(\d*\.?\d+(?:e-?\d+)?)$")
 _LO_RE = re.compile(r"^lo-(\d+)$")
 _P_RE = re.compile(r"^p_exceed-(-?\d*\.?\d+(?:e[-+]?\d+)?)$")
 _TOL = 1e-9
+
+INTERVAL_NOTE = "interval_note"
+"""Column added to a forecast frame when a model without intervals had to leave its interval columns null."""
 
 
 def q_col(q: float) -> str:

@@ -60,10 +60,13 @@ def test_seasonal_naive_ignores_exog():
 
 
 def test_tags():
-    assert SeasonalNaive.get_tag("seasonality") and not SeasonalNaive.get_tag("exogenous")
-    assert Sarimax.get_tag("exogenous") and Sarimax.get_tag("missing") and Sarimax.get_tag("intervals")
+    assert SeasonalNaive.get_class_tag("seasonality") and not SeasonalNaive.get_class_tag("exogenous")
+    assert all(Sarimax.get_class_tag(t) for t in ("exogenous", "missing", "intervals"))
+    assert not Sarimax.get_class_tag("dates") and Sarimax().get_tag("intervals")
     with pytest.raises(KeyError, match="unknown tag"):
-        Sarimax.get_tag("bogus")
+        Sarimax.get_class_tag("bogus")
+    with pytest.raises(KeyError, match="unknown tag"):
+        Sarimax().get_tag("bogus")
 
 
 # -- validation in the public methods --------------------------------------------------------------------------

@@ -41,7 +41,7 @@ def test_historic_and_window_average_by_hand():
 
 
 def test_window_average_has_no_intervals_and_needs_its_window():
-    assert not WindowAverage.get_tag("intervals")
+    assert not WindowAverage.get_class_tag("intervals") and not WindowAverage(3).get_tag("intervals")
     with pytest.raises(ValueError, match="gives no intervals"):
         WindowAverage(3).fit(Y).predict(2)
     with pytest.raises(ValueError, match=r"WindowAverage\(window=10\) needs at least 10 observations, got 7"):

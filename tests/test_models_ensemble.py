@@ -41,11 +41,21 @@ def test_ensemble_passes_exog_only_to_exogenous_members():
 
 def test_ensemble_with_a_member_without_intervals():
     spec = [{"name": "window_average", "params": {"window": 7}}, {"name": "naive"}]
-    model = Ensemble(members=spec).fit(Y)
+    model = Ensemble(members=spec)
+    assert not model.get_tag("intervals") and Ensemble.get_class_tag("intervals")  # the members decide
+    assert not model.get_tag("exogenous") and not model.get_tag("dates")
+    model.fit(Y)
     expected = (WindowAverage(7).fit(Y).predict(4, level=()).mean + Y[-1]) / 2
     np.testing.assert_allclose(model.predict(4, level=()).mean, expected)
-    with pytest.raises(ValueError, match="members window_average give no intervals"):
+    with pytest.raises(ValueError, match="Ensemble gives no intervals"):
         model.predict(4)
+
+
+def test_ensemble_tags_follow_the_members():
+    with_x = Ensemble(members=[{"name": "sarimax"}, {"name": "naive"}])
+    assert with_x.get_tag("exogenous") and with_x.get_tag("intervals") and not with_x.get_tag("dates")
+    with_dates = Ensemble(members=[{"name": "prophet"}, {"name": "naive"}])
+    assert with_dates.get_tag("dates") and with_dates.clone().get_tag("dates")
 
 
 def test_ensemble_member_failure_raises_naming_the_member():

@@ -198,6 +198,18 @@ def test_mstl_passes_exog_to_an_exogenous_remainder():
     assert model.remainder_.params_["x1"] == pytest.approx(2.0, abs=0.4)
 
 
+def test_mstl_tags_are_its_remainder_models():
+    assert Mstl(season_length=[7], remainder={"name": "sarimax"}).get_tag("exogenous")
+    default = Mstl(season_length=[7])  # ETS: no regressors, intervals
+    assert not default.get_tag("exogenous") and default.get_tag("intervals")
+    point = Mstl(season_length=[7], remainder={"name": "window_average", "params": {"window": 7}})
+    assert not point.get_tag("intervals")
+    y = 10 + np.sin(2 * np.pi * np.arange(42) / 7)
+    assert point.fit(y).predict(3, level=()).mean.shape == (3,)
+    with pytest.raises(ValueError, match="Mstl gives no intervals"):
+        point.predict(3)
+
+
 def test_mstl_log_works_on_log_y_and_needs_positive_values():
     t = np.arange(24 * 14)
     y = np.exp(3 + 0.3 * np.sin(2 * np.pi * t / 24) + np.random.default_rng(15).normal(0, 0.02, t.size))
