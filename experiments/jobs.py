@@ -51,7 +51,8 @@ class JobResult:
     run_id: str | None = None
     tracking_uri: str | None = None
     tracking_error: str | None = None
-    n_requests: int = 0
+    n_requests: int = 0  # requests made through the tracker (the pyfunc model's own requests not included)
+    tracking_s: float = 0.0  # wall time spent logging to MLflow
 
     def report(self) -> str:
         """A short human-readable summary with the leaderboard (best first)."""

@@ -12,14 +12,18 @@ import subprocess
 import time
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 DEFAULT_URI = "sqlite:///mlruns.db"
 MAX_METRICS = 1000  # MLflow's per-request limits (mlflow.utils.validation)
 MAX_PARAMS = 100
 MAX_TAGS = 100
+MAX_ENTITIES = 1000  # params + tags + metrics in one log_batch request
 MAX_PARAM_CHARS = 6000
+
+Status = Literal["FINISHED", "FAILED"]
 
 # Fail fast when a remote server is down instead of MLflow's default minutes of retries (a user's env wins).
 os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "2")
@@ -73,9 +77,24 @@ def flatten(prefix: str, mapping: Mapping[str, Any]) -> dict[str, str]:
     return out
 
 
-def _chunks(items: list[Any], size: int) -> Iterator[list[Any]]:
-    for i in range(0, len(items), size):
-        yield items[i : i + size]
+def batches(params: list[Any], tags: list[Any], metrics: list[Any]) -> Iterator[tuple[list[Any], list[Any], list[Any]]]:
+    """Split params, tags and metrics into as few ``log_batch`` requests as MLflow's limits allow: each request
+    carries at most 100 params, 100 tags and 1,000 metrics, and at most 1,000 entities in all."""
+    p, t, m = 0, 0, 0
+    while p < len(params) or t < len(tags) or m < len(metrics):
+        ps, ts = params[p : p + MAX_PARAMS], tags[t : t + MAX_TAGS]
+        room = min(MAX_METRICS, MAX_ENTITIES - len(ps) - len(ts))
+        ms = metrics[m : m + room]
+        p, t, m = p + len(ps), t + len(ts), m + len(ms)
+        yield ps, ts, ms
+
+
+@dataclass
+class Run:
+    """An open run: its id, and the status it will end with (the body of :meth:`Tracker.run` may set FAILED)."""
+
+    id: str
+    status: Status = "FINISHED"
 
 
 class Tracker:
@@ -113,7 +132,7 @@ class Tracker:
         run = self._call("create_run", self.client.create_run, self.experiment_id, tags=all_tags, run_name=name)
         return run.info.run_id
 
-    def end(self, run_id: str, status: str = "FINISHED") -> None:
+    def end(self, run_id: str, status: Status = "FINISHED") -> None:
         """Close a run as FINISHED or FAILED."""
         self._call("set_terminated", self.client.set_terminated, run_id, status)
 
@@ -124,36 +143,37 @@ class Tracker:
         params: Mapping[str, str] | None = None,
         metrics: Iterable[tuple[str, float, int]] = (),
         tags: Mapping[str, str] | None = None,
+        model_id: str | None = None,
     ) -> None:
-        """Log params, (key, value, step) metrics and tags in batches within MLflow's request limits."""
+        """Log params, (key, value, step) metrics and tags in as few requests as MLflow's limits allow.
+
+        With ``model_id``, the step-0 metrics are also linked to that logged model (its page in the UI shows them).
+        """
         from mlflow.entities import Metric, Param, RunTag
 
         now = int(time.time() * 1000)
         ps = [Param(k, v) for k, v in (params or {}).items()]
         ts = [RunTag(k, v) for k, v in (tags or {}).items()]
-        ms = [Metric(k, float(v), now, int(s)) for k, v, s in metrics]
-        for chunk in _chunks(ps, MAX_PARAMS):
-            self._call("log_batch", self.client.log_batch, run_id, params=chunk)
-        for chunk in _chunks(ts, MAX_TAGS):
-            self._call("log_batch", self.client.log_batch, run_id, tags=chunk)
-        for chunk in _chunks(ms, MAX_METRICS):
-            self._call("log_batch", self.client.log_batch, run_id, metrics=chunk)
+        ms = [Metric(k, float(v), now, int(s), model_id=model_id if s == 0 else None) for k, v, s in metrics]
+        for p, t, m in batches(ps, ts, ms):
+            self._call("log_batch", self.client.log_batch, run_id, metrics=m, params=p, tags=t)
 
-    def artifact(self, run_id: str, path: str | Path, artifact_path: str | None = None) -> None:
-        """Upload one local file to the run's artifacts."""
-        self._call("log_artifact", self.client.log_artifact, run_id, str(path), artifact_path)
+    def artifacts(self, run_id: str, folder: str | Path, artifact_path: str | None = None) -> None:
+        """Upload every file below ``folder`` to the run's artifacts in one call (sub-folders are kept)."""
+        self._call("log_artifacts", self.client.log_artifacts, run_id, str(folder), artifact_path)
 
     @contextmanager
-    def run(self, name: str, tags: Mapping[str, str], parent_id: str | None = None) -> Iterator[str]:
-        """A run that ends FINISHED, or FAILED (with the reason tagged) if the body raises."""
-        run_id = self.start(name, tags, parent_id)
+    def run(self, name: str, tags: Mapping[str, str], parent_id: str | None = None) -> Iterator[Run]:
+        """A run that ends with ``run.status`` (FINISHED unless the body sets FAILED), or FAILED with the reason
+        tagged if the body raises."""
+        run = Run(self.start(name, tags, parent_id))
         try:
-            yield run_id
+            yield run
         except BaseException as exc:
             try:
-                self.log(run_id, tags={"gridcast.failure": f"{type(exc).__name__}: {exc}"[:5000]})
-                self.end(run_id, "FAILED")
+                self.log(run.id, tags={"gridcast.failure": f"{type(exc).__name__}: {exc}"[:5000]})
+                self.end(run.id, "FAILED")
             except TrackingError:
                 pass
             raise
-        self.end(run_id, "FINISHED")
+        self.end(run.id, run.status)
