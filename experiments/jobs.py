@@ -147,17 +147,12 @@ def run_job(config: str | Path, *, kind: Kind, out_root: str | Path = "out", tra
     if kind == "forecast":
         grid = future_grid(data.frame, spec.forecast.h, spec.freq)
         future = make_provider(dict(spec.exog_providers)).future(data.frame, grid, data.exog)
-        fc = forecast_frame(data.frame, models, spec.forecast.h, future_exog=future, **common)
+        # a backtest covering the horizon calibrates the intervals of models without their own (window_average)
+        covers = bt is not None and spec.backtest is not None and spec.backtest.h >= spec.forecast.h
+        calibration = bt if covers else None
+        fc = forecast_frame(data.frame, models, spec.forecast.h, future_exog=future, calibration=calibration, **common)
         if spec.forecast.conformal and bt is not None:
-            fc = conformal_intervals(
-                bt,
-                fc,
-                spec.forecast.level,
-                quantiles=spec.forecast.quantiles or None,
-                thresholds=spec.forecast.thresholds or None,
-                bounds=spec.target.bounds,
-                transform=spec.target.transform,
-            )
+            fc = _conformal(spec, bt, fc)
         fc = fc.with_columns(pl.lit(SCENARIO_NAME).alias(SCENARIO))
     produced = fc if fc is not None else bt
     failed, all_failed = _failures(produced, list(models))
@@ -176,6 +171,27 @@ def run_job(config: str | Path, *, kind: Kind, out_root: str | Path = "out", tra
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return result
+
+
+def _conformal(spec: ExperimentSpec, bt: pl.DataFrame, fc: pl.DataFrame) -> pl.DataFrame:
+    """Every model's forecast intervals replaced by conformal ones from its backtest, under the model's own
+    transform (``[models.NAME] transform``, else the target's)."""
+    row = "_row"
+    indexed = fc.with_row_index(row)
+    parts = [
+        conformal_intervals(
+            bt.filter(pl.col(MODEL) == name),
+            part,
+            spec.forecast.level,
+            quantiles=spec.forecast.quantiles or None,
+            thresholds=spec.forecast.thresholds or None,
+            bounds=spec.target.bounds,
+            transform=split_params(spec, name)[1],
+        )
+        for name in spec.models
+        if (part := indexed.filter(pl.col(MODEL) == name)).height
+    ]
+    return pl.concat(parts, how="diagonal_relaxed").sort(row).drop(row) if parts else fc
 
 
 def stable(frame: pl.DataFrame, digits: int = 12) -> pl.DataFrame:

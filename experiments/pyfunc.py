@@ -70,6 +70,9 @@ def forecast_with(config: dict[str, Any], history: pl.DataFrame, future: pl.Data
         bounds=Bounds(lo, hi),
         fallback=config["fallback"],
         season_length=config["season_length"],
+        transform=config.get("transform") or "none",  # the model's own transform, as in the job
+        quantiles=config.get("quantiles") or None,
+        thresholds=config.get("thresholds") or None,
     ).with_columns(pl.lit(scenario).alias("scenario"))
 
 
