@@ -164,7 +164,7 @@ def _log_job(tracker: Tracker, result: JobResult, spec: ExperimentSpec, data: Da
             runs = [children.enter_context(tracker.run(s.name, s.tags, parent.id)) for s in staged]
             for run, run_staged in zip(runs, staged, strict=True):
                 log_staged(tracker, run, run_staged, data.frame)
-            rendering.wait()
+            rendering.finish()  # draws the charts the child has not reached, then joins it
             tracker.artifacts(parent.id, parent_folder)
             for run, run_staged in zip(runs, staged, strict=True):
                 tracker.artifacts(run.id, run_staged.folder)

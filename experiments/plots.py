@@ -8,10 +8,11 @@ then drawn. Drawing is the expensive part of tracking a job (a dozen charts), so
   draws the whole figure once just to measure its labels) cost more than drawing a few lines. The layout is fixed,
   dates are labelled by matplotlib's concise formatter and PNGs are compressed at zlib level 1.
 - :func:`start_rendering` draws the charts in a forked child process, so a job's other tracking work (MLflow
-  requests, the model) goes on beside it on another core; the job waits for the child before uploading and fails
-  loudly if it failed. The child uses only numpy and matplotlib: the frames are cut into arrays before the fork
-  (a forked child must not use Polars, whose thread pool does not survive a fork). Without ``os.fork`` the charts
-  are drawn in-process.
+  requests, the model) goes on beside it on another core; when that work is done the job draws the remaining charts
+  itself from the last one back until it meets the child (:meth:`Rendering.finish`), joins the child before
+  uploading and fails loudly if it failed. The child uses only numpy and matplotlib: the frames are cut into arrays
+  before the fork (a forked child must not use Polars, whose thread pool does not survive a fork). Without
+  ``os.fork`` the charts are drawn in-process.
 
 pyplot is never imported: no global figure state, no GUI backend.
 """
@@ -24,7 +25,7 @@ import time
 import traceback
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -140,7 +141,7 @@ class Charts:
         truth = None
         if chart.truth is not None:  # backtest: the truth over the horizon too
             truth = ax.plot(chart.ds, chart.truth, color="black", lw=1, ls=":", label="observed (horizon)")[0]
-        ax.legend(fontsize=7, loc="upper left")
+        _pin_legend(figure, ax)
         locator = AutoDateLocator()
         ax.xaxis.set_major_locator(locator)
         ax.xaxis.set_major_formatter(ConciseDateFormatter(locator))
@@ -182,20 +183,60 @@ class Charts:
         return chart.path
 
 
-def render(charts: Sequence[Chart]) -> None:
-    """Draw every chart in this process."""
+def _pin_legend(figure: Figure, ax: Any) -> None:
+    """Draw the axes' legend once, on a figure of its own, and show it as an image in the upper left corner of the
+    axes: a legend lays out its boxes again at every draw (a third of a fan chart's time), and a fan chart's legend
+    never changes."""
+    handles, labels = ax.get_legend_handles_labels()
+    scratch = Figure(dpi=figure.dpi)
+    FigureCanvasAgg(scratch)
+    scratch.patch.set_alpha(0.0)
+    legend = scratch.legend(handles, labels, fontsize=7, loc="lower left", framealpha=1.0, borderaxespad=0.0)
+    scratch.canvas.draw()
+    box = legend.get_window_extent()
+    pixels = np.asarray(scratch.canvas.buffer_rgba())
+    top = pixels.shape[0] - int(np.ceil(box.y1))
+    image = pixels[max(top, 0) : pixels.shape[0] - int(box.y0), int(box.x0) : int(np.ceil(box.x1))].copy()
+    axes_box = ax.get_position()  # figure fraction
+    pad = 0.5 * 7 * figure.dpi / 72  # matplotlib's default borderaxespad (0.5 font sizes), in pixels
+    x0 = int(axes_box.x0 * figure.bbox.width + pad)
+    y0 = int(axes_box.y1 * figure.bbox.height - pad) - image.shape[0]
+    figure.figimage(image, xo=x0, yo=y0, origin="upper", zorder=5)
+
+
+def render(charts: Sequence[Chart], *, until_drawn: bool = False) -> None:
+    """Draw the charts in order, in this process; with ``until_drawn``, stop at the first one whose file exists
+    (someone else drew it, from the other end)."""
     drawer = Charts()
     for chart in charts:
+        if until_drawn and chart.path.exists():
+            return
         drawer.draw(chart)
 
 
 class Rendering:
-    """Charts being drawn by a forked child process (``pid``; None once joined, or when they were drawn in-process);
-    :meth:`wait` joins it and raises if it failed."""
+    """Charts being drawn by a forked child process (``pid``; None once joined, or when they were drawn in-process).
 
-    def __init__(self, pid: int | None = None, error_file: Path | None = None) -> None:
+    :meth:`finish` lends a hand: it draws the charts the child has not reached yet, from the last one back, then
+    joins the child (which stops where the two meet) and raises if it failed.
+    """
+
+    def __init__(self, charts: Sequence[Chart] = (), pid: int | None = None, error_file: Path | None = None) -> None:
+        self.charts = list(charts)
         self.pid = pid
         self.error_file = error_file
+
+    def finish(self, timeout: float = RENDER_TIMEOUT_S) -> None:
+        """Draw from the last chart back until one exists (the child got there), then :meth:`wait`."""
+        if self.pid is not None:
+            drawer = Charts()
+            for chart in reversed(self.charts):
+                if chart.path.exists():
+                    break
+                partial = chart.path.with_name(f".{chart.path.name}.{os.getpid()}.part")  # the child must not see it
+                drawer.draw(replace(chart, path=partial))
+                os.replace(partial, chart.path)
+        self.wait(timeout)
 
     def wait(self, timeout: float = RENDER_TIMEOUT_S) -> None:
         """Block until the child has drawn every chart; RuntimeError with its traceback's last line if it failed."""
@@ -232,11 +273,12 @@ class Rendering:
 def start_rendering(charts: Sequence[Chart], *, background: bool = True) -> Iterator[Rendering]:
     """Draw ``charts`` in a forked child (``background`` and ``os.fork`` available) or here and now.
 
-    The caller must call ``wait()`` before using the files; leaving the block without it kills the child.
+    The caller must call ``finish()`` (or ``wait()``) before using the files; leaving the block without it kills the
+    child.
     """
     if not (background and charts and hasattr(os, "fork")):
         render(charts)
-        yield Rendering()
+        yield Rendering(charts)
         return
     fd, name = tempfile.mkstemp(prefix="gridcast-charts-", suffix=".err")
     os.close(fd)
@@ -245,13 +287,13 @@ def start_rendering(charts: Sequence[Chart], *, background: bool = True) -> Iter
     if pid == 0:  # the child: draw, report, and leave without running any of the parent's clean-up
         code = 1
         try:
-            render(charts)
+            render(charts, until_drawn=True)
             code = 0
         except BaseException:
             error_file.write_text(traceback.format_exc())
         finally:
             os._exit(code)
-    rendering = Rendering(pid, error_file)
+    rendering = Rendering(charts, pid, error_file)
     try:
         yield rendering
     finally:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -232,28 +233,36 @@ def test_a_chart_on_the_reused_figure_is_the_chart_drawn_on_a_fresh_one(tmp_path
     assert png != (tmp_path / "a.png").read_bytes()
 
 
-def test_charts_drawn_in_the_background_are_the_charts_drawn_here(tmp_path: Path) -> None:
+@pytest.mark.parametrize("join", ["wait", "finish"])
+def test_charts_drawn_in_the_background_are_the_charts_drawn_here(tmp_path: Path, join: str) -> None:
     history, future = _frames()
-    (tmp_path / "bg").mkdir()
-    (tmp_path / "here").mkdir()
+    series = [s for s in "ab" for _ in range(3)]
     charts = {
-        where: [_fan(history, future, s, tmp_path / where / f"{s}.png") for s in "ab"] for where in ("bg", "here")
+        w: [_fan(history, future, s, tmp_path / w / f"{i}.png") for i, s in enumerate(series)] for w in ("bg", "here")
     }
+    for where in charts:
+        (tmp_path / where).mkdir()
     with start_rendering(charts["bg"], background=True) as rendering:
-        rendering.wait()
+        getattr(rendering, join)()  # finish: this process draws from the end while the child draws from the start
     with start_rendering(charts["here"], background=False) as rendering:
-        rendering.wait()
-    for s in "ab":
-        assert (tmp_path / "bg" / f"{s}.png").read_bytes() == (tmp_path / "here" / f"{s}.png").read_bytes()
+        rendering.finish()
+    assert sorted(p.name for p in (tmp_path / "bg").iterdir()) == [f"{i}.png" for i in range(len(series))]
+    for i in range(len(series)):
+        assert (tmp_path / "bg" / f"{i}.png").read_bytes() == (tmp_path / "here" / f"{i}.png").read_bytes()
 
 
 def test_a_failure_while_drawing_in_the_background_fails_the_job_loudly(
     workdir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    def broken(self, chart):
-        raise ValueError(f"no ink for {chart.title} (test)")
+    job_pid = os.getpid()
+    draw_fan = Charts._draw_fan
 
-    monkeypatch.setattr(Charts, "_draw_fan", broken)  # the forked child inherits it
+    def broken_in_the_child(self, chart):
+        if os.getpid() != job_pid:
+            raise ValueError(f"no ink for {chart.title} (test)")
+        return draw_fan(self, chart)
+
+    monkeypatch.setattr(Charts, "_draw_fan", broken_in_the_child)  # the forked child inherits it
     result = run_job("spec.toml", kind="backtest")
     assert result.tracking_error is not None
     assert "drawing the charts failed: ValueError: no ink for" in result.tracking_error
