@@ -18,7 +18,7 @@ from typing import Any
 import mlflow.pyfunc
 import pandas as pd
 import polars as pl
-from mlflow.models import Model, ModelSignature
+from mlflow.models import ModelSignature
 from mlflow.types.schema import ColSpec, ParamSchema, ParamSpec, Schema
 
 from features.contract import DS, ID, Bounds
@@ -98,22 +98,19 @@ def log_forecaster(
         cfg, hist = Path(tmp) / "config.json", Path(tmp) / "history.parquet"
         cfg.write_text(json.dumps(config, indent=2, sort_keys=True))
         history.write_parquet(hist, statistics=False)
-        # Model.log with the run's id: no fluent start_run/end_run around it (two requests fewer per model)
-        info = Model.log(
-            None,
-            mlflow.pyfunc,
-            name="model",
-            run_id=run_id,
-            params=params,
-            python_model=GridcastModel(),
-            artifacts={"config": str(cfg), "history": str(hist)},
-            signature=signature(config["exog"], config["h"], config["level"]),
-            # explicit requirements: inferring them imports and inspects the whole environment (slow)
-            pip_requirements=[
-                f"gridcast=={version('gridcast')}",
-                f"mlflow=={version('mlflow')}",
-                f"polars=={version('polars')}",
-                f"statsmodels=={version('statsmodels')}",
-            ],
-        )
+        with mlflow.start_run(run_id=run_id):  # the logged model belongs to the run's experiment
+            info = mlflow.pyfunc.log_model(
+                name="model",
+                python_model=GridcastModel(),
+                artifacts={"config": str(cfg), "history": str(hist)},
+                signature=signature(config["exog"], config["h"], config["level"]),
+                params=params,
+                # explicit requirements: inferring them imports and inspects the whole environment (slow)
+                pip_requirements=[
+                    f"gridcast=={version('gridcast')}",
+                    f"mlflow=={version('mlflow')}",
+                    f"polars=={version('polars')}",
+                    f"statsmodels=={version('statsmodels')}",
+                ],
+            )
     return info.model_uri

@@ -167,6 +167,8 @@ def test_tracked_backtest_logs_everything_with_one_upload_per_run(workdir: Path,
         assert {p.name for p in info.signature.params.params} == {"h", "level", "scenario"}
         assert [c.name for c in info.signature.inputs.inputs][:2] == ["unique_id", "ds"]
         model = client.get_logged_model(logged_model_id(model_uri))
+        assert model.experiment_id == parent.info.experiment_id and model.source_run_id == child.info.run_id
+        assert model.params["model.name"] == name
         linked = {m.key: m.value for m in model.metrics or []}
         assert linked["mase"] == pytest.approx(child.data.metrics["mase"])
         assert not any(k.endswith("_by_h") for k in linked)
