@@ -209,9 +209,23 @@ def render(charts: Sequence[Chart], *, until_drawn: bool = False) -> None:
     (someone else drew it, from the other end)."""
     drawer = Charts()
     for chart in charts:
-        if until_drawn and chart.path.exists():
+        if not until_drawn:
+            drawer.draw(chart)
+            continue
+        if chart.path.exists():
             return
-        drawer.draw(chart)
+        _draw_atomically(drawer, chart)
+
+
+def _draw_atomically(drawer: Charts, chart: Chart) -> None:
+    """Draw into a hidden per-process file, then rename it over ``chart.path``: the file is either absent or whole,
+    whichever of the two processes drawing from both ends gets there, and whenever the child is stopped."""
+    partial = chart.path.with_name(f".{chart.path.name}.{os.getpid()}.part")
+    try:
+        drawer.draw(replace(chart, path=partial))
+        os.replace(partial, chart.path)
+    finally:
+        partial.unlink(missing_ok=True)
 
 
 class Rendering:
@@ -233,9 +247,18 @@ class Rendering:
             for chart in reversed(self.charts):
                 if chart.path.exists():
                     break
-                partial = chart.path.with_name(f".{chart.path.name}.{os.getpid()}.part")  # the child must not see it
-                drawer.draw(replace(chart, path=partial))
-                os.replace(partial, chart.path)
+                _draw_atomically(drawer, chart)
+            else:  # every chart drawn here: the child has nothing left to give (it may even hang)
+                child = self.pid
+                pid, status = os.waitpid(child, os.WNOHANG)
+                if pid:  # it has ended: report its failure, if any, as wait() does
+                    self.pid = None
+                    self._check(status)
+                    return
+                self.stop()
+                for chart in self.charts:  # a chart it was drawing when stopped leaves a hidden partial file
+                    chart.path.with_name(f".{chart.path.name}.{child}.part").unlink(missing_ok=True)
+                return
         self.wait(timeout)
 
     def wait(self, timeout: float = RENDER_TIMEOUT_S) -> None:
@@ -252,6 +275,10 @@ class Rendering:
                 raise RuntimeError(f"drawing the charts took longer than {timeout:.0f} s")
             time.sleep(0.005)
         self.pid = None
+        self._check(status)
+
+    def _check(self, status: int) -> None:
+        """RuntimeError with the last line of the child's traceback unless it exited with 0."""
         code = os.waitstatus_to_exitcode(status)
         if code != 0:
             text = self.error_file.read_text().strip() if self.error_file and self.error_file.exists() else ""

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import time
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -271,3 +272,28 @@ def test_a_failure_while_drawing_in_the_background_fails_the_job_loudly(
     client = MlflowClient(f"sqlite:///{workdir / 'mlruns.db'}")
     parent = client.get_run(result.run_id)
     assert parent.info.status == "FAILED" and "no ink for" in parent.data.tags["gridcast.failure"]
+
+
+def test_a_hung_child_does_not_hold_up_the_job_once_every_chart_is_drawn_here(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    history, future = _frames()
+    parent_pid = os.getpid()
+    draw_fan = Charts._draw_fan
+
+    def hangs_in_the_child(self, chart):
+        if os.getpid() != parent_pid:
+            chart.path.write_bytes(b"half a png")  # the partial file of a chart being drawn when stopped
+            time.sleep(3600)
+        return draw_fan(self, chart)
+
+    monkeypatch.setattr(Charts, "_draw_fan", hangs_in_the_child)  # the forked child inherits it
+    charts = [_fan(history, future, s, tmp_path / f"{s}.png") for s in "abc"]
+    with start_rendering(charts, background=True) as rendering:
+        child = rendering.pid
+        rendering.finish(timeout=3600)  # returns when this process has drawn all three, not after the timeout
+    assert rendering.pid is None and child is not None
+    with pytest.raises(ChildProcessError):  # killed and reaped
+        os.waitpid(child, os.WNOHANG)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.png", "b.png", "c.png"]
+    assert all(p.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" for p in tmp_path.iterdir())
