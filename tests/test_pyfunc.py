@@ -77,7 +77,9 @@ def test_conformal_job_intervals_use_each_models_own_transform(workdir: Path) ->
     from features.contract import Bounds
     from forecast.conformal import conformal_intervals
 
-    spec = (workdir / "spec.toml").read_text()  # target transform "none"; sarimax gets "logit" of its own
+    spec = (workdir / "spec.toml").read_text()
+    spec = spec.replace('transform = "logit"', 'transform = "none"')  # the target's; sarimax gets "logit" of its own
+    assert 'transform = "none"' in spec
     spec = spec.replace("[models.sarimax]", '[models.sarimax]\ntransform = "logit"')
     spec = spec.replace("[forecast]\nh = 14", "[forecast]\nh = 7\nconformal = true")
     (workdir / "spec.toml").write_text(spec)
