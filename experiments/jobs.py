@@ -25,7 +25,7 @@ from experiments.text import table
 from features.contract import FALLBACK, ID, MODEL, SCENARIO
 from forecast.backtest import backtest
 from forecast.base import Forecaster
-from forecast.conformal import conformal_intervals
+from forecast.conformal import conformal_per_model
 from forecast.core import forecast_frame, future_grid
 from forecast.exog import make_provider
 from forecast.metrics import evaluate
@@ -176,22 +176,15 @@ def run_job(config: str | Path, *, kind: Kind, out_root: str | Path = "out", tra
 def _conformal(spec: ExperimentSpec, bt: pl.DataFrame, fc: pl.DataFrame) -> pl.DataFrame:
     """Every model's forecast intervals replaced by conformal ones from its backtest, under the model's own
     transform (``[models.NAME] transform``, else the target's)."""
-    row = "_row"
-    indexed = fc.with_row_index(row)
-    parts = [
-        conformal_intervals(
-            bt.filter(pl.col(MODEL) == name),
-            part,
-            spec.forecast.level,
-            quantiles=spec.forecast.quantiles or None,
-            thresholds=spec.forecast.thresholds or None,
-            bounds=spec.target.bounds,
-            transform=split_params(spec, name)[1],
-        )
-        for name in spec.models
-        if (part := indexed.filter(pl.col(MODEL) == name)).height
-    ]
-    return pl.concat(parts, how="diagonal_relaxed").sort(row).drop(row) if parts else fc
+    return conformal_per_model(
+        fc,
+        bt,
+        {name: split_params(spec, name)[1] for name in spec.models},
+        spec.forecast.level,
+        quantiles=spec.forecast.quantiles or None,
+        thresholds=spec.forecast.thresholds or None,
+        bounds=spec.target.bounds,
+    )
 
 
 def stable(frame: pl.DataFrame, digits: int = 12) -> pl.DataFrame:

@@ -24,7 +24,7 @@ a backtest of the model as it will be used, over a span covering the seasons (a 
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 import polars as pl
@@ -200,3 +200,36 @@ def conformal_backtest(
             )
         )
     return pl.concat(parts, how="vertical")
+
+
+def conformal_per_model(
+    frame: pl.DataFrame,
+    calibration: pl.DataFrame,
+    transforms: Mapping[str, TransformLike],
+    level: Sequence[int] = (80, 95),
+    *,
+    quantiles: Sequence[float] | None = None,
+    thresholds: Sequence[float] | None = None,
+    bounds: Bounds | None = None,
+    rows: pl.Expr | None = None,
+) -> pl.DataFrame:
+    """:func:`conformal_intervals` for the rows of each model named in ``transforms`` (and matching ``rows``, if
+    given), calibrated on that model's backtest rows under its own transform; every other row is kept as it is, and
+    the rows keep their order."""
+    order = "_row"
+    indexed = frame.with_row_index(order)
+    selected = pl.col(MODEL).is_in(list(transforms))
+    if rows is not None:
+        selected = selected & rows
+    kept = indexed.filter(~selected)
+    parts = [kept] if kept.height else []
+    for name, transform in transforms.items():
+        part = indexed.filter(selected & (pl.col(MODEL) == name))
+        if part.height:
+            calib = calibration.filter(pl.col(MODEL) == name)
+            parts.append(
+                conformal_intervals(
+                    calib, part, level, quantiles=quantiles, thresholds=thresholds, bounds=bounds, transform=transform
+                )
+            )
+    return pl.concat(parts, how="diagonal_relaxed").sort(order).drop(order) if parts else frame

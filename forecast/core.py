@@ -54,7 +54,7 @@ from features.contract import DS, FALLBACK, ID, MEAN, MODEL, Bounds, Y, hi_col, 
 from features.errors import DataError
 from forecast.base import Forecaster, Prediction, check_h, check_levels
 from forecast.bounds import Identity, Transform, TransformLike, resolve_transforms
-from forecast.conformal import conformal_intervals
+from forecast.conformal import conformal_per_model
 from forecast.exceedance import gaussian_exceedance, sigma_from_intervals
 from forecast.quantiles import (
     INTERVAL_NOTE,
@@ -586,21 +586,13 @@ def intervals_without_model(
             pl.col(MODEL),
         )
         return frame.with_columns(pl.when(own).then(note).otherwise(None).alias(INTERVAL_NOTE))
-    row = "_row"
-    indexed = frame.with_row_index(row)
-    parts = [indexed.filter(~own)]
-    for name in names:
-        rows = indexed.filter(own & (pl.col(MODEL) == name))
-        if rows.height:
-            parts.append(
-                conformal_intervals(
-                    calibration,
-                    rows,
-                    request.levels,
-                    quantiles=request.quantiles or None,
-                    thresholds=request.thresholds or None,
-                    bounds=bounds,
-                    transform=transforms[name],
-                )
-            )
-    return pl.concat(parts, how="vertical").sort(row).drop(row)
+    return conformal_per_model(
+        frame,
+        calibration,
+        {name: transforms[name] for name in names},
+        request.levels,
+        quantiles=request.quantiles or None,
+        thresholds=request.thresholds or None,
+        bounds=bounds,
+        rows=pl.col(FALLBACK).is_null(),
+    )
