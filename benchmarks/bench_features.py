@@ -53,9 +53,8 @@ from benchmarks.bench_features_refs import (
     polars_indicators,
     synthetic_frame,
 )
-from features import kernels
-from features.grouped import GroupedArray, group_indptr
-from features.indicators import add_indicators, compute_indicator, validate_indicator_specs
+from features.indicators import add_indicators, compute_indicator, kernels, validate_indicator_specs
+from features.indicators.grouped import GroupedArray, group_indptr
 
 REPO = Path(__file__).resolve().parents[1]
 RESULTS = REPO / "benchmarks" / "results" / "features.json"
@@ -240,7 +239,7 @@ import gc, json, sys
 import numpy as np
 from benchmarks.bench_features_refs import SPECS, INPUTS, synthetic_frame
 from features.indicators import add_indicators
-from features.kernels import warmup
+from features.indicators.kernels import warmup
 
 def status(key):
     for line in open("/proc/self/status"):
@@ -294,7 +293,7 @@ def _memory_probe(n_series: int, n_days: int) -> dict[str, Any]:
 _COMPILE = """
 import json, time
 t0 = time.perf_counter()
-from features.kernels import warmup
+from features.indicators.kernels import warmup
 t1 = time.perf_counter()
 report = warmup()
 print(json.dumps({"import_s": t1 - t0, "warmup": report}))

@@ -40,7 +40,7 @@ import polars as pl
 
 from forecast.backtest import backtest
 from forecast.metrics import evaluate
-from forecast.registry import make_model, model_factory
+from forecast.models.registry import make_model, model_factory
 
 RESULTS = Path(__file__).resolve().parent / "results" / "models.json"
 H, N_WINDOWS, M = 14, 3, 7

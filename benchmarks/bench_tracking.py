@@ -42,7 +42,9 @@ REPO = Path(__file__).resolve().parents[1]
 RESULTS = REPO / "benchmarks" / "results" / "tracking.json"
 TARGET_SHARE = 0.05
 # what the tracked job imports that the untracked one does not (timed after the untracked job's own imports)
-TRACKING_IMPORTS = "mlflow, mlflow.pyfunc, mlflow.data.polars_dataset, experiments.job_tracking, experiments.plots"
+TRACKING_IMPORTS = (
+    "mlflow, mlflow.pyfunc, mlflow.data.polars_dataset, experiments.tracking.job_log, experiments.tracking.plots"
+)
 
 
 @contextmanager
@@ -105,7 +107,7 @@ def import_seconds(bytecode_cache: bool, repeat: int) -> float:
     (an empty ``PYTHONPYCACHEPREFIX``, nothing written: how this machine runs with ``PYTHONDONTWRITEBYTECODE=1``
     and no cache)."""
     code = (
-        "import benchmarks._setup, time, experiments.jobs, features.demo; t = time.perf_counter(); "
+        "import benchmarks._setup, time, experiments.jobs.run, experiments.demo; t = time.perf_counter(); "
         f"import {TRACKING_IMPORTS}; print(time.perf_counter() - t)"
     )
     env = dict(os.environ)
@@ -130,10 +132,10 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=RESULTS, help="where to write the JSON results")
     args = parser.parse_args()
 
-    from experiments.jobs import run_job
-    from experiments.spec import load_spec
-    from experiments.tracking import Tracker
-    from features.demo import write_demo_data
+    from experiments.demo import write_demo_data
+    from experiments.inputs.spec import load_spec
+    from experiments.jobs.run import run_job
+    from experiments.tracking.client import Tracker
 
     load_start = os.getloadavg()
     work = Path(tempfile.mkdtemp(prefix="gridcast-bench-tracking-"))

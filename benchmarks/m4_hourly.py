@@ -33,8 +33,8 @@ from typing import Any
 import numpy as np
 import polars as pl
 
-from features.sources.m4 import M4_HOURLY_H, M4_HOURLY_M, read_m4_split
-from forecast.registry import make_model
+from features.ingest.sources.m4 import M4_HOURLY_H, M4_HOURLY_M, read_m4_split
+from forecast.models.registry import make_model
 
 REPO = Path(__file__).resolve().parents[1]
 DATA = REPO.parent / "shared" / "data" / "m4"

@@ -17,7 +17,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from features.kernels import window as wi
+from features.indicators.kernels import window as wi
 
 
 def median_ms(fn: Callable[[], object], repeat: int) -> float:

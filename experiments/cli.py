@@ -11,8 +11,8 @@ from pathlib import Path
 
 import click
 
-from experiments.spec import SpecError
-from experiments.tracking import TrackingError
+from experiments.inputs.spec import SpecError
+from experiments.tracking.client import TrackingError
 from features.errors import DataError
 from forecast.backtest import BacktestPlanError
 
@@ -62,7 +62,7 @@ def cli() -> None:
 @click.option("--seed", default=20221010, show_default=True, type=int)
 def demo_data(out: Path, seed: int) -> None:
     """Write the deterministic synthetic demo dataset (raw shapes of the real sources)."""
-    from features.demo import write_demo_data
+    from experiments.demo import write_demo_data
 
     manifest = write_demo_data(out, seed=seed)
     click.echo(f"demo data in {out} ({_describe(manifest)})")
@@ -77,8 +77,8 @@ def _describe(manifest: object) -> str:
 @CONFIG
 def validate(config: Path) -> None:
     """Validate a spec and every input it names; print what would be modelled."""
-    from experiments.data import load_dataset
-    from experiments.spec import load_spec
+    from experiments.inputs.dataset import load_dataset
+    from experiments.inputs.spec import load_spec
 
     spec = load_spec(config)
     ds = load_dataset(spec)
@@ -94,8 +94,8 @@ def features(config: Path, out: Path) -> None:
     """Write the target with every input column and indicator of a spec (Parquet), aligned on (unique_id, ds)."""
     import os
 
-    from experiments.data import load_dataset
-    from experiments.spec import load_spec
+    from experiments.inputs.dataset import load_dataset
+    from experiments.inputs.spec import load_spec
 
     data = load_dataset(load_spec(config))
     assert data.features is not None
@@ -115,7 +115,7 @@ def warmup() -> None:
     """Compile every numba kernel into the on-disk cache, so scheduled jobs start fast."""
     import time
 
-    from features import kernels
+    from features.indicators import kernels
 
     start = time.perf_counter()
     info = kernels.warmup()
@@ -130,7 +130,7 @@ def warmup() -> None:
 @NO_TRACK
 def backtest(config: Path, out_root: Path, no_tracking: bool) -> None:
     """Rolling-origin backtest of every model in the spec; logs one MLflow run per model."""
-    from experiments.jobs import run_job
+    from experiments.jobs.run import run_job
 
     _finish(run_job(config, kind="backtest", out_root=out_root, track=not no_tracking))
 
@@ -141,13 +141,13 @@ def backtest(config: Path, out_root: Path, no_tracking: bool) -> None:
 @NO_TRACK
 def forecast(config: Path, out_root: Path, no_tracking: bool) -> None:
     """Backtest to rank the models, then forecast ahead with each; writes out/<spec>/<as-of>/."""
-    from experiments.jobs import run_job
+    from experiments.jobs.run import run_job
 
     _finish(run_job(config, kind="forecast", out_root=out_root, track=not no_tracking))
 
 
 def _finish(result: object) -> None:
-    from experiments.jobs import JobResult
+    from experiments.jobs.run import JobResult
 
     assert isinstance(result, JobResult)
     click.echo(result.report())
@@ -158,11 +158,11 @@ def _finish(result: object) -> None:
 
 
 def _uri(config: Path | None) -> str:
-    from experiments.tracking import resolve_uri
+    from experiments.tracking.client import resolve_uri
 
     spec_uri = None
     if config is not None:
-        from experiments.spec import load_spec
+        from experiments.inputs.spec import load_spec
 
         spec_uri = load_spec(config).tracking.uri
     return resolve_uri(spec_uri)
@@ -180,8 +180,8 @@ SPEC_URI = click.option("--config", "config", type=click.Path(path_type=Path), h
 @click.option("--all-runs", is_flag=True, help="Every model run of the experiment, not only the latest job's.")
 def compare(experiment: str, metric: str, config: Path | None, all_runs: bool) -> None:
     """Leaderboard of models × metrics from MLflow, best first."""
-    from experiments.registry import leaderboard
     from experiments.text import table
+    from experiments.tracking.promotion import leaderboard
 
     board = leaderboard(_uri(config), experiment, metric, latest_only=not all_runs)
     keep = (
@@ -200,7 +200,7 @@ def compare(experiment: str, metric: str, config: Path | None, all_runs: bool) -
 @click.option("--margin", type=float, help="Relative improvement needed to take @champion (default: the spec's).")
 def promote(experiment: str, metric: str, config: Path | None, name: str | None, margin: float | None) -> None:
     """Register the best run's model; move @champion only if it beats the champion by the margin."""
-    from experiments.registry import promote as do_promote
+    from experiments.tracking.promotion import promote as do_promote
 
     click.echo(do_promote(_uri(config), experiment, metric, name=name, margin=margin).describe())
 

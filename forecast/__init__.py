@@ -4,12 +4,12 @@ This package never imports MLflow: tracking lives in :mod:`experiments`.
 """
 
 from forecast.backtest import BacktestPlanError, Window, backtest, backtest_schedule
-from forecast.base import Forecaster, ForecastError, NotFittedError, Prediction
 from forecast.core import forecast_frame
 from forecast.exog import ExogProvider, LastValueProvider, OracleProvider
 from forecast.metrics import bias, evaluate, mae, mase, rmse
 from forecast.models import Sarimax, SeasonalNaive
-from forecast.registry import ModelSpecError, available_models, make_model, model_factory
+from forecast.models.base import Forecaster, ForecastError, NotFittedError, Prediction
+from forecast.models.registry import ModelSpecError, available_models, make_model, model_factory
 
 __all__ = [
     "BacktestPlanError",

@@ -12,7 +12,7 @@ the truth after the cutoff is only joined to the output afterwards, as column ``
 
 Refitting every k windows
     With ``refit_every = k`` the models are fitted at windows 0, k, 2k, … and, in the windows between, the model
-    fitted last is :meth:`~forecast.base.Forecaster.update`-d with the history up to the new cutoff (parameters
+    fitted last is :meth:`~forecast.models.base.Forecaster.update`-d with the history up to the new cutoff (parameters
     kept where the model implements ``_update``, e.g. a Kalman filter re-run; refitted otherwise). A model that
     failed on a series (and fell back) is refitted at the next window. The fallback model is always refitted.
 """
@@ -27,10 +27,10 @@ from typing import Any
 import polars as pl
 
 from features.contract import CUTOFF, DS, ID, MODEL, Bounds, Y
-from forecast.base import Forecaster, check_h
 from forecast.bounds import TransformLike
 from forecast.core import ModelLike, OutputRequest, check_frame, forecast_frame_stateful
 from forecast.exog import ExogProvider, LastValueProvider
+from forecast.models.base import Forecaster, check_h
 
 _ROW, _LEN = "_bt_row", "_bt_len"
 

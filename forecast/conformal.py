@@ -30,9 +30,9 @@ import numpy as np
 import polars as pl
 
 from features.contract import CUTOFF, DS, ID, MEAN, MODEL, SCENARIO, Bounds, Y, hi_col, lo_col
-from forecast.base import check_levels
 from forecast.bounds import TransformLike, make_transform
 from forecast.exceedance import empirical_exceedance
+from forecast.models.base import check_levels
 from forecast.quantiles import INTERVAL_NOTE, check_quantiles, check_thresholds, p_exceed_col, q_col, quantile_level
 
 STEP = "step"

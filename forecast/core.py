@@ -52,10 +52,11 @@ import polars as pl
 
 from features.contract import DS, FALLBACK, ID, MEAN, MODEL, Bounds, Y, hi_col, lo_col
 from features.errors import DataError
-from forecast.base import Forecaster, Prediction, check_h, check_levels
 from forecast.bounds import Identity, Transform, TransformLike, resolve_transforms
 from forecast.conformal import conformal_per_model
 from forecast.exceedance import gaussian_exceedance, sigma_from_intervals
+from forecast.models.base import Forecaster, Prediction, check_h, check_levels
+from forecast.models.registry import make_model, model_class
 from forecast.quantiles import (
     INTERVAL_NOTE,
     check_quantiles,
@@ -65,7 +66,6 @@ from forecast.quantiles import (
     q_col,
     quantile_columns,
 )
-from forecast.registry import make_model, model_class
 
 ModelLike = Forecaster | Callable[[], Forecaster]
 """A model instance (cloned per series) or a zero-argument factory of fresh models."""
@@ -330,7 +330,7 @@ def forecast_arrays(
     ``levels`` is a tuple of interval levels or a full :class:`OutputRequest`. ``transforms`` maps model names
     to :class:`~forecast.bounds.Transform` (default: no transform, no bounds); the fallback standing in for a model
     runs under that model's transform. ``state`` (name → fitted model) carries models between backtest windows:
-    with ``refit=False`` a stored model is :meth:`~forecast.base.Forecaster.update`-d instead of refitted; a
+    with ``refit=False`` a stored model is :meth:`~forecast.models.base.Forecaster.update`-d instead of refitted; a
     model that failed is dropped from it and refitted at the next window. ``ds`` (the dates of ``y``) goes to the
     models with the ``dates`` tag. A model without intervals gives its mean and NaN intervals (see
     :func:`back_transform`).

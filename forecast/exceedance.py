@@ -23,8 +23,8 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 from scipy.special import ndtr
 
-from forecast.base import normal_quantile
 from forecast.bounds import Transform
+from forecast.models.base import normal_quantile
 
 
 def sigma_from_intervals(lower_z: Mapping[int, np.ndarray], upper_z: Mapping[int, np.ndarray]) -> np.ndarray:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from features.demo import write_demo_data
+from experiments.demo import write_demo_data
 
 REPO = Path(__file__).resolve().parents[1]
 

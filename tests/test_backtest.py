@@ -14,10 +14,10 @@ from pydantic import BaseModel, ConfigDict
 from features.contract import CUTOFF, DS, FALLBACK, HOURS_PER_DAY, ID, MEAN, MODEL, Y, hi_col, lo_col
 from features.errors import DataError
 from forecast.backtest import BacktestPlanError, backtest, backtest_schedule
-from forecast.base import Forecaster, Prediction
 from forecast.core import fill_gaps, forecast_frame, future_grid
 from forecast.exog import LastValueProvider, OracleProvider
 from forecast.models import Sarimax, SeasonalNaive
+from forecast.models.base import Forecaster, Prediction
 
 START = dt.date(2024, 1, 1)
 LEVEL_COLS = [lo_col(80), hi_col(80), lo_col(95), hi_col(95)]

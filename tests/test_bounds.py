@@ -10,9 +10,9 @@ import numpy as np
 import polars as pl
 import pytest
 
+from experiments.demo import generate_demo
 from features.contract import CUTOFF, DS, FALLBACK, HOURS_PER_DAY, ID, MEAN, NON_NEGATIVE, Bounds, Y, hi_col, lo_col
-from features.demo import generate_demo
-from features.sources import daily_hours_off, read_outage_schedule_hourly, read_strike_reports
+from features.ingest.sources import daily_hours_off, read_outage_schedule_hourly, read_strike_reports
 from forecast.backtest import backtest
 from forecast.bounds import Identity, Log1p, Logit, make_transform
 from forecast.conformal import conformal_intervals

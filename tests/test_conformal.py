@@ -8,8 +8,8 @@ import numpy as np
 import polars as pl
 import pytest
 
+from experiments.demo import generate_demo
 from features.contract import CUTOFF, DS, HOURS_PER_DAY, ID, MEAN, MODEL, NON_NEGATIVE, Y, hi_col, lo_col
-from features.demo import generate_demo
 from forecast.backtest import backtest
 from forecast.conformal import conformal_backtest, conformal_intervals, conformal_quantile
 from forecast.metrics import coverage

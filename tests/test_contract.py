@@ -8,13 +8,13 @@ from datetime import UTC, date, datetime
 import polars as pl
 import pytest
 
-from features.align import attach, broadcast
 from features.contract import HOURS_PER_DAY, Bounds
 from features.errors import DataError
-from features.io import scan
-from features.parse import to_datetime_utc, to_float
-from features.table import read_table
-from features.validate import gap_report, regularize, validate_long
+from features.ingest.align import attach, broadcast
+from features.ingest.io import scan
+from features.ingest.parse import to_datetime_utc, to_float
+from features.ingest.table import read_table
+from features.ingest.validate import gap_report, regularize, validate_long
 
 ROWS = {"region": ["kyiv", "kyiv", "lviv"], "date": ["2025-01-01", "2025-01-02", "2025-01-01"], "h": [1.5, 2, 0]}
 

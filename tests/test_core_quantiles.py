@@ -14,10 +14,10 @@ from pydantic import BaseModel, ConfigDict
 from scipy.stats import norm
 
 from features.contract import DS, FALLBACK, HOURS_PER_DAY, ID, MEAN, MODEL, Bounds, Y, hi_col, lo_col
-from forecast.base import Forecaster, NotFittedError, Prediction
 from forecast.bounds import Logit
 from forecast.core import forecast_frame
 from forecast.models import Sarimax, SeasonalNaive
+from forecast.models.base import Forecaster, NotFittedError, Prediction
 from forecast.quantiles import check_quantiles, p_exceed_col, q_col, quantile_level
 
 START = dt.date(2024, 1, 1)

@@ -8,9 +8,9 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from experiments.data import load_dataset
-from experiments.spec import SpecError, load_spec
-from features.sources import read_strike_reports
+from experiments.inputs.dataset import load_dataset
+from experiments.inputs.spec import SpecError, load_spec
+from features.ingest.sources import read_strike_reports
 
 REPO = Path(__file__).resolve().parents[1]
 

@@ -13,8 +13,8 @@ import numpy as np
 import polars as pl
 import pytest
 
-from features import demo
-from features.demo import (
+from experiments import demo
+from experiments.demo import (
     N_MISSING_REGION_DAYS,
     OUTAGES_FILE,
     REGION_NAMES,

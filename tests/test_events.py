@@ -8,7 +8,7 @@ import polars as pl
 import pytest
 
 from features.contract import DATETIME_DTYPE, DS, ID
-from features.events import (
+from features.ingest.events import (
     complete_days,
     interval_daily,
     local_date,

@@ -12,7 +12,6 @@ from pydantic import BaseModel, ConfigDict
 
 from features.contract import CUTOFF, DS, ID, MEAN, Y
 from forecast.backtest import backtest
-from forecast.base import Forecaster, Prediction
 from forecast.exog import (
     ClimatologyProvider,
     ColumnProvider,
@@ -20,6 +19,7 @@ from forecast.exog import (
     OracleProvider,
     make_provider,
 )
+from forecast.models.base import Forecaster, Prediction
 
 
 def daily(uid: str, start: dt.date, end: dt.date, value) -> pl.DataFrame:

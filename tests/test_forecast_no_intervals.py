@@ -11,13 +11,12 @@ import pytest
 from pydantic import BaseModel
 
 from features.contract import DS, FALLBACK, ID, MEAN, MODEL, Bounds, Y, hi_col, lo_col
-from forecast import registry
 from forecast.backtest import backtest
-from forecast.base import Forecaster, Prediction
 from forecast.conformal import conformal_intervals
 from forecast.core import forecast_frame
-from forecast.models import Ensemble, SeasonalNaive, WindowAverage
-from forecast.models_common import CONFIG
+from forecast.models import Ensemble, SeasonalNaive, WindowAverage, registry
+from forecast.models.base import Forecaster, Prediction
+from forecast.models.common import CONFIG
 from forecast.quantiles import INTERVAL_NOTE, p_exceed_col, q_col
 
 IDS = ("a", "b", "c", "d")

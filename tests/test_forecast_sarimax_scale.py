@@ -10,9 +10,9 @@ import polars as pl
 import pytest
 
 from features.contract import ID, Y
-from features.sources.m4 import M4_HOURLY_H, read_m4_split
+from features.ingest.sources.m4 import M4_HOURLY_H, read_m4_split
 from forecast.models import Sarimax
-from forecast.models_statespace import unscale_params, y_scale
+from forecast.models.statespace import unscale_params, y_scale
 
 M4_SPEC = dict(order=(2, 0, 0), seasonal_order=(1, 1, 0, 24))  # the spec of docs/results.md
 BIG = ("H9", "H95", "H103")

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from experiments.jobs import run_job
+from experiments.jobs.run import run_job
 
 RECORD = Path(__file__).with_name("golden") / "demo_small.json"
 FILES = (

@@ -11,7 +11,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from features.errors import DataError
-from features.grouped import GroupedArray, check_layout, column_values, group_indptr, to_series
+from features.indicators.grouped import GroupedArray, check_layout, column_values, group_indptr, to_series
 
 
 def _frame(sizes: list[int], values: list[float | None] | None = None) -> pl.DataFrame:

@@ -15,7 +15,6 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from features.errors import DataError
-from features.grouped import GroupedArray
 from features.indicators import (
     INDICATORS,
     IndicatorSpec,
@@ -26,7 +25,8 @@ from features.indicators import (
     input_columns,
     validate_indicator_specs,
 )
-from features.kernels import ewm_alpha, grouped_ewm
+from features.indicators.grouped import GroupedArray
+from features.indicators.kernels import ewm_alpha, grouped_ewm
 
 DOCS = Path(__file__).resolve().parents[1] / "docs" / "indicators.md"
 NAN = float("nan")

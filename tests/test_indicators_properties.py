@@ -17,8 +17,8 @@ import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from features.grouped import GroupedArray
 from features.indicators import INDICATORS, IndicatorDef, IndicatorSpec, compute_indicator, validate_indicator_specs
+from features.indicators.grouped import GroupedArray
 
 NAMES = sorted(INDICATORS)
 value_st = st.one_of(st.just(float("nan")), st.integers(-5, 12).map(float), st.floats(-30.0, 40.0, width=32))

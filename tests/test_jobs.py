@@ -15,10 +15,9 @@ import polars as pl
 import pytest
 from mlflow.tracking import MlflowClient
 
-from experiments.jobs import run_job
-from forecast import registry
-from forecast.base import Forecaster
-from forecast.models import SeasonalNaive
+from experiments.jobs.run import run_job
+from forecast.models import SeasonalNaive, registry
+from forecast.models.base import Forecaster
 
 REPO = Path(__file__).resolve().parents[1]
 GRIDCAST = str(Path(sys.executable).with_name("gridcast"))

@@ -17,8 +17,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from features import kernels as K
-from features.kernels import _run
+from features.indicators import kernels as K
+from features.indicators.kernels import _run
 
 NAN = float("nan")
 DTYPES = [np.float64, np.float32]

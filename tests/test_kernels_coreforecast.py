@@ -22,7 +22,7 @@ import pytest
 from coreforecast import lag_transforms as cf
 from coreforecast.grouped_array import GroupedArray as CoreGroupedArray
 
-from features import kernels as K
+from features.indicators import kernels as K
 
 SIZES = [0, 1, 2, 3, 0, 1500, 27, 400]
 

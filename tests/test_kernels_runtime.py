@@ -21,8 +21,7 @@ import numpy as np
 import polars as pl
 import pytest
 
-from features import kernels
-from features.indicators import INDICATORS, add_indicators
+from features.indicators import INDICATORS, add_indicators, kernels
 
 REPO = Path(__file__).resolve().parents[1]
 needs_numba = pytest.mark.skipif(not kernels.NUMBA_ENABLED, reason="GRIDCAST_NO_NUMBA is set for this run")
@@ -58,7 +57,7 @@ def test_warmup_compiles_one_signature_per_driver_and_runs_every_kernel() -> Non
 
 _WARMUP = """
     import json
-    from features.kernels import warmup
+    from features.indicators.kernels import warmup
     print(json.dumps(warmup()))
 """
 
@@ -137,7 +136,7 @@ def _specs(variant: int) -> list[dict[str, Any]]:
 _FALLBACK = """
     import json, sys
     import polars as pl
-    from features import kernels
+    from features.indicators import kernels
     from features.indicators import add_indicators
 
     assert not kernels.NUMBA_ENABLED

@@ -33,7 +33,8 @@ def test_no_upward_imports(package: str, forbidden: set[str]) -> None:
 
 def test_forecast_and_features_import_without_mlflow() -> None:
     code = (
-        "import sys, features, forecast, features.sources, features.indicators, forecast.core, forecast.backtest;"
+        "import sys, features, forecast, features.ingest.sources, features.indicators, forecast.core, "
+        "forecast.backtest;"
         "print(sorted(m for m in sys.modules if m.split('.')[0] in {'mlflow', 'experiments'}))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=REPO)

@@ -15,7 +15,7 @@ import polars as pl
 import pytest
 
 from features.errors import DataError
-from features.sources.m4 import M4_HOURLY_H, M4_HOURLY_M, read_m4, read_m4_split, split_last
+from features.ingest.sources.m4 import M4_HOURLY_H, M4_HOURLY_M, read_m4, read_m4_split, split_last
 from forecast.metrics import mase, owa, smape
 from forecast.models import Naive, Naive2, SeasonalNaive
 

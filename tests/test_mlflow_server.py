@@ -19,8 +19,8 @@ import polars as pl
 import pytest
 from mlflow.tracking import MlflowClient
 
-from experiments.jobs import run_job
-from experiments.registry import leaderboard, promote
+from experiments.jobs.run import run_job
+from experiments.tracking.promotion import leaderboard, promote
 
 REPO = Path(__file__).resolve().parents[1]
 SHOTS = REPO / "test-artifacts"

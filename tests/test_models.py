@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 from pydantic import BaseModel, ConfigDict
 
-from forecast.base import Forecaster, ForecastError, NotFittedError, Prediction, normal_quantile
 from forecast.models import Sarimax, SeasonalNaive
-from forecast.registry import ModelSpecError, available_models, make_model, model_factory
+from forecast.models.base import Forecaster, ForecastError, NotFittedError, Prediction, normal_quantile
+from forecast.models.registry import ModelSpecError, available_models, make_model, model_factory
 
 Z80, Z95 = 1.2815515655446004, 1.959963984540054
 

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from forecast.models import Drift, HistoricAverage, Naive, Naive2, SeasonalNaive, WindowAverage
-from forecast.models_common import acf, centred_moving_average, multiplicative_indices, seasonality_test
+from forecast.models.common import acf, centred_moving_average, multiplicative_indices, seasonality_test
 
 Z80 = 1.2815515655446004
 Y = np.array([3.0, 5.0, 4.0, 6.0, 8.0, 7.0, 9.0])

@@ -6,10 +6,10 @@ import numpy as np
 import polars as pl
 import pytest
 
-from forecast.base import ForecastError
 from forecast.core import forecast_frame
 from forecast.models import Drift, Ensemble, Ets, Naive, Naive2, SeasonalNaive, Theta, WindowAverage
-from forecast.registry import ModelSpecError, make_model
+from forecast.models.base import ForecastError
+from forecast.models.registry import ModelSpecError, make_model
 
 T = np.arange(84)
 Y = 20 + 0.05 * T + 3 * np.sin(2 * np.pi * T / 7) + np.random.default_rng(2).normal(0, 0.5, T.size)

@@ -8,9 +8,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from forecast.base import Forecaster
 from forecast.models import Ets, Mstl, Sarimax, SeasonalNaive, Theta, UnobservedComponents, seasonality_test
-from forecast.models_smoothing import EtsConfig, ets_candidates
+from forecast.models.base import Forecaster
+from forecast.models.smoothing import EtsConfig, ets_candidates
 
 RNG = np.random.default_rng(5)
 N = 200

@@ -9,7 +9,7 @@ import polars as pl
 import pytest
 from mlflow.tracking import MlflowClient
 
-from experiments.jobs import run_job
+from experiments.jobs.run import run_job
 
 COLUMNS = ["mean", "lo-80", "hi-80", "lo-95", "hi-95", "q-0.1", "q-0.9", "p_exceed-12"]
 

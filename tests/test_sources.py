@@ -13,8 +13,8 @@ import pytest
 
 from features.contract import DATETIME_DTYPE, DS, ID
 from features.errors import DataError
-from features.events import local_date
-from features.sources import (
+from features.ingest.events import local_date
+from features.ingest.sources import (
     classify_models,
     daily_hours_off,
     dam_daily,
@@ -284,7 +284,7 @@ def test_alert_end_before_start_and_bad_timestamp(tmp_path: Path) -> None:
 
 def test_alert_cap_truncates_long_sirens(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     body = ALERT_HEADER + "A,2024-01-01 00:00:00+00:00,2024-01-04 00:00:00+00:00,False\n"
-    with caplog.at_level(logging.INFO, logger="features.sources"):
+    with caplog.at_level(logging.INFO, logger="features.ingest.sources"):
         out = read_alerts(write(tmp_path, "a.csv", body), max_duration_hours=24, permanent_sirens={})
     assert out["alert_minutes"].sum() == 1440
     assert "truncated" in caplog.text
@@ -420,7 +420,7 @@ def test_outage_csv_unknown_status_and_missing_hour(tmp_path: Path, caplog: pyte
     with pytest.raises(DataError, match="column 'status_final': unknown outage status; row 2; found 'ja'"):
         read_outage_schedule_hourly(write(tmp_path, "bad.csv", bad))
     lines = ["date,queue,hour_start,status_final"] + [f"2025-12-01,GPV1.1,{h},no" for h in range(24) if h != 5]
-    with caplog.at_level(logging.WARNING, logger="features.sources"):
+    with caplog.at_level(logging.WARNING, logger="features.ingest.sources"):
         hourly = read_outage_schedule_hourly(write(tmp_path, "gap.csv", "\n".join(lines) + "\n"))
     assert "1 missing hour(s) kept as null rows" in caplog.text
     assert hourly.height == 24 and hourly["off_hours"].null_count() == 1
@@ -442,7 +442,7 @@ def kyiv_hourly(weather_dir: Path) -> pl.DataFrame:
 
 @realdata
 def test_openmeteo_daily_drops_edge_days(weather_dir: Path, caplog: pytest.LogCaptureFixture) -> None:
-    with caplog.at_level(logging.WARNING, logger="features.sources"):
+    with caplog.at_level(logging.WARNING, logger="features.ingest.sources"):
         daily = read_openmeteo_daily(weather_dir / "derived_daily_24_cities.csv")
     assert "dropped 48 partial edge day(s) on 2022-01-01, 2024-01-31" in caplog.text
     assert_canonical(daily, hourly=False)

@@ -7,8 +7,8 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from experiments.data import load_dataset
-from experiments.spec import SpecError, load_spec, parse_spec
+from experiments.inputs.dataset import load_dataset
+from experiments.inputs.spec import SpecError, load_spec, parse_spec
 
 REPO = Path(__file__).resolve().parents[1]
 SPECS = sorted((REPO / "experiments" / "specs").glob("*.toml"))
@@ -38,7 +38,7 @@ def test_real_specs_assemble(shared_data: Path, monkeypatch, name: str, n_series
 
 @pytest.mark.realdata
 def test_collapsed_alerts_are_the_sum_over_oblasts(shared_data: Path, monkeypatch) -> None:
-    from features.sources import read_alerts
+    from features.ingest.sources import read_alerts
 
     monkeypatch.chdir(REPO)
     data = load_dataset(load_spec("experiments/specs/ua-dam.toml"))

@@ -1,0 +1,896 @@
+"""Deterministic synthetic demo data, written in the raw shapes of the real sources.
+
+``generate_demo`` simulates a national strike log, regional weather and regional outage hours from a seeded,
+documented process (docs/demo-data.md); ``write_demo_data`` writes them as the files the real readers parse:
+
+- ``strikes/missile_attacks_daily.csv``: the 22 columns of the real Air Force event log, newest first;
+- ``strikes/missiles_and_uavs.csv``: the 12 columns of the real weapon lookup, one row per model used;
+- ``weather/derived_daily_24_cities.csv``: ``date, city, n_hours, t_mean, t_min, t_max`` (Kyiv dates);
+- ``outages/outage_hours_daily.csv``: ``date, region, hours_off`` with a fixed number of region-days absent;
+- ``manifest.json`` (generator, seed, span, per-file rows and sha256) and the ``.complete`` marker, last.
+
+Synthetic data serve the demo and property tests only; real files stay in ``../shared/data``. The same seed and span
+give byte-identical files. Every random component draws from its own child stream of ``SeedSequence(seed)``, so
+changing one component never shifts another.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import os
+import re
+import shutil
+from dataclasses import dataclass, field, replace
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import polars as pl
+
+GENERATOR = "gridcast.experiments.demo"
+GENERATOR_VERSION = "1"
+
+DEFAULT_SEED = 20221010
+DEFAULT_START = date(2022, 10, 1)
+DEFAULT_END = date(2025, 3, 31)
+MIN_SPAN_DAYS = 28
+
+STRIKES_FILE = "strikes/missile_attacks_daily.csv"
+WEAPONS_FILE = "strikes/missiles_and_uavs.csv"
+WEATHER_FILE = "weather/derived_daily_24_cities.csv"
+OUTAGES_FILE = "outages/outage_hours_daily.csv"
+MANIFEST_FILE = "manifest.json"
+COMPLETE_MARKER = ".complete"
+
+EVENT_COLUMNS: tuple[str, ...] = (
+    "time_start",
+    "time_end",
+    "model",
+    "launch_place",
+    "target",
+    "target_main",
+    "launched",
+    "destroyed",
+    "not_reach_goal",
+    "still_attacking",
+    "border_crossing",
+    "is_shahed",
+    "num_hit_location",
+    "num_fall_fragment_location",
+    "carrier",
+    "turbojet",
+    "turbojet_destroyed",
+    "affected region",
+    "destroyed_details",
+    "launched_details",
+    "launch_place_details",
+    "source",
+)
+WEAPON_COLUMNS: tuple[str, ...] = (
+    "model",
+    "category",
+    "national_origin",
+    "type",
+    "launch_platform",
+    "name",
+    "name_NATO",
+    "in_sevice",
+    "designer",
+    "manufacturer",
+    "guidance_system",
+    "unit_cost",
+)
+WEATHER_COLUMNS: tuple[str, ...] = ("date", "city", "n_hours", "t_mean", "t_min", "t_max")
+OUTAGE_COLUMNS: tuple[str, ...] = ("date", "region", "hours_off")
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Regions and weapons
+# --------------------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Region:
+    """A regional centre: lower-case name as in the real derived weather file, latitude (°N), strike exposure."""
+
+    name: str
+    lat: float
+    exposure: float
+
+
+# The 24 regional centres of ua-weather-openmeteo/list_of_cities.csv (latitudes rounded); exposure w_r is higher
+# in the east, north-east and south (front line, border) and lowest in the far west and occupied Crimea.
+REGIONS: tuple[Region, ...] = (
+    Region("cherkasy", 49.44, 0.8),
+    Region("chernihiv", 51.49, 1.2),
+    Region("chernivtsi", 48.29, 0.4),
+    Region("dnipro", 48.47, 1.4),
+    Region("donetsk", 48.02, 1.0),
+    Region("ivano-frankivsk", 48.92, 0.6),
+    Region("kharkiv", 49.99, 1.6),
+    Region("kherson", 46.64, 1.6),
+    Region("khmelnytskyi", 49.42, 0.7),
+    Region("kyiv", 50.45, 1.2),
+    Region("luhansk", 48.57, 0.5),
+    Region("lutsk", 50.75, 0.5),
+    Region("lviv", 49.84, 0.6),
+    Region("mykolaiv", 46.98, 1.3),
+    Region("odesa", 46.48, 1.3),
+    Region("poltava", 49.59, 1.0),
+    Region("rivne", 50.62, 0.6),
+    Region("sevastopol", 44.61, 0.3),
+    Region("sumy", 50.91, 1.5),
+    Region("ternopil", 49.56, 0.5),
+    Region("uzhhorod", 48.62, 0.3),
+    Region("vinnytsia", 49.23, 0.8),
+    Region("zaporizhzhia", 47.85, 1.5),
+    Region("zhytomyr", 50.26, 0.8),
+)
+REGION_NAMES: tuple[str, ...] = tuple(r.name for r in REGIONS)
+
+# model -> (category, national_origin, type, launch_platform); categories from the real lookup's set.
+WEAPONS: dict[str, tuple[str, str, str, str]] = {
+    "Shahed-136/131": ("UAV", "iran", "loitering munition", ""),
+    "Unknown UAV": ("UAV", "", "", ""),
+    "Lancet": ("UAV", "russia", "loitering munition", ""),
+    "Orlan-10": ("UAV", "russia", "reconnaissance", ""),
+    "X-101/X-555": ("cruise missile", "russia", "air-launched", "Tu-95MS, Tu-160"),
+    "Kalibr": ("cruise missile", "russia", "sea-launched", "naval ships, submarines"),
+    "X-101/X-555 and Kalibr": ("cruise missile", "russia", "", ""),
+    "X-59/X-69": ("cruise missile", "russia", "air-launched", "Su-34, Su-35"),
+    "Iskander-M/KN-23": ("ballistic missile", "russia/north korea", "", ""),
+    "X-47 Kinzhal": ("ballistic missile", "russia", "air-launched", "MiG-31K"),
+    "C-300": ("surface-to-air missile", "russia", "anti-aircraft used against ground targets", ""),
+}
+
+# Probability that a launched weapon of the model is reported destroyed (destroyed ~ Binomial(launched, p)).
+INTERCEPT_P: dict[str, float] = {
+    "Shahed-136/131": 0.85,
+    "Unknown UAV": 0.95,
+    "Lancet": 0.5,
+    "Orlan-10": 0.9,
+    "X-101/X-555": 0.85,
+    "Kalibr": 0.8,
+    "X-101/X-555 and Kalibr": 0.83,
+    "X-59/X-69": 0.6,
+    "Iskander-M/KN-23": 0.25,
+    "X-47 Kinzhal": 0.3,
+    "C-300": 0.0,
+}
+
+SHAHED_PLACES = (
+    "Kursk oblast and Bryansk oblast",
+    "Primorsko-Akhtarsk and Kursk oblast",
+    "Primorsko-Akhtarsk and Chauda, Crimea",
+    "Kursk oblast and Oryol oblast and Millerovo",
+)
+CARRIERS = {"X-101/X-555": "Tu-95MS", "Kalibr": "Navi", "X-47 Kinzhal": "MiG-31K", "X-59/X-69": "Su-34"}
+TARGETED_OBLASTS = ("Kharkiv oblast", "Odesa oblast and Mykolaiv oblast", "Dnipropetrovsk oblast", "Sumy oblast")
+TOKEN_ALPHABET = np.array(list("0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"))
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Parameters (documented in docs/demo-data.md; change GENERATOR_VERSION when any value changes)
+# --------------------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class StrikeParams:
+    """National strike process (counts of weapons launched per Kyiv date of ``time_start``)."""
+
+    season_amp: float = 0.5  # A_s in season_t = exp(A_s·cos(2π(doy−15)/365.25)), peak mid-January
+    season_peak_doy: int = 15
+    trend_per_year: float = 0.3  # g in trend_t = exp(g·years since start)
+    weekly: tuple[float, ...] = (1.0, 1.05, 1.0, 1.1, 1.15, 1.0, 0.7)  # Monday..Sunday
+    attack_p: float = 0.72  # π0: P(night attack) = min(0.97, π0·sqrt(season_t))
+    shahed_mean: float = 20.0  # μ_S: Shahed count on an attack night ~ 1 + NB(mean μ_S·m_t, shape k)
+    nb_shape: float = 1.2  # k
+    burst_p: float = 0.025  # p_b: P(massed burst | attack night) = min(1, p_b·season_t)
+    burst_uav: float = 250.0  # extra Shahed in a burst ~ Poisson
+    burst_missiles: tuple[tuple[str, float], ...] = (
+        ("X-101/X-555", 28.0),
+        ("Kalibr", 10.0),
+        ("Iskander-M/KN-23", 6.0),
+        ("X-47 Kinzhal", 4.0),
+    )
+    bundle_p: float = 0.3  # P(a burst's X-101/X-555 and Kalibr are reported as one bundled row)
+    tactical: tuple[tuple[str, float], ...] = (("Iskander-M/KN-23", 0.6), ("C-300", 0.4))  # per night, × season
+    south_p: float = 0.3  # P(a southern command daily summary)
+    south: tuple[tuple[str, float], ...] = (
+        ("Unknown UAV", 5.0),
+        ("Lancet", 1.5),
+        ("Orlan-10", 1.2),
+        ("X-59/X-69", 0.5),
+    )
+    missile_weight: float = 4.0  # κ in s_t = (U_t + κ·M_t) / scale
+    unit_scale: float = 100.0
+    hhmm_p_first: float = 0.3  # P(HH:MM time format) for a night report at the span start, rising linearly
+    hhmm_p_last: float = 0.95  # … to this at the span end (bare YYYY-MM-DD otherwise)
+
+
+@dataclass(frozen=True)
+class DamageParams:
+    """Regional damage stock D_t = max(0, D_{t−1} + w_r·s_t − min(cap, r·D_{t−1})), D_{−1} = 0."""
+
+    repair_rate: float = 0.1  # r
+    repair_cap: float = 1.5  # cap, strike units per day
+
+
+@dataclass(frozen=True)
+class WeatherParams:
+    """Daily mean temperature: climatology by latitude + shared/idiosyncratic AR(1) + cold snaps."""
+
+    mean_at_48n: float = 10.5  # T0 in μ_r = T0 − γ·(lat − 48)
+    mean_lat_slope: float = 0.7  # γ
+    amp_at_48n: float = 11.0  # A0 in amp_r = A0 + α·(lat − 48)
+    amp_lat_slope: float = 0.4  # α
+    warm_peak_doy: int = 200
+    ar_phi: float = 0.8  # φ
+    ar_sigma: float = 2.0  # σ of the AR(1) innovation
+    ar_common: float = 0.8  # ρ: weight of the innovation shared by all regions
+    snaps_per_winter: int = 2
+    snap_window: tuple[tuple[int, int], tuple[int, int]] = ((12, 1), (2, 20))  # start between 1 Dec and 20 Feb
+    snap_days: tuple[int, int] = (4, 9)  # duration, inclusive
+    snap_depth: tuple[float, float] = (6.0, 12.0)  # °C, uniform
+    dtr_mean: float = 7.5  # diurnal range DTR_t = dtr_mean + dtr_amp·cos(2π(doy − warm_peak)/365.25)
+    dtr_amp: float = 2.5
+    dtr_jitter: tuple[float, float] = (0.6, 1.4)  # t_min = t_mean − ½·DTR·u1, t_max = t_mean + ½·DTR·u2
+    hdd_base: float = 18.0  # Eurostat HDD = base − T_mean when T_mean ≤ threshold, else 0
+    hdd_threshold: float = 15.0
+
+
+@dataclass(frozen=True)
+class OutageParams:
+    """Outage hours H = round_½(24·logistic(a + b·D_t + c·HDD_t + ε_t)), ε AR(1)."""
+
+    a: float = -4.0
+    b: float = 0.3
+    c: float = 0.12
+    noise_phi: float = 0.5
+    noise_sigma: float = 0.4
+    gap_blocks: tuple[int, ...] = (7, 5, 3)  # contiguous missing runs, each in a different region
+    gap_singles: int = 25  # isolated missing region-days
+
+    @property
+    def n_missing(self) -> int:
+        """Region-day rows absent from the outage file."""
+        return sum(self.gap_blocks) + self.gap_singles
+
+
+STRIKE = StrikeParams()
+DAMAGE = DamageParams()
+WEATHER = WeatherParams()
+OUTAGE = OutageParams()
+N_MISSING_REGION_DAYS = OUTAGE.n_missing
+
+_STREAMS = ("strikes", "events", "weather", "snaps", "outage_noise", "gaps")
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Public results
+# --------------------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class DemoFrames:
+    """Everything ``generate_demo`` produces: the four raw tables as written plus the hidden truth.
+
+    - ``events``: the strike event log, 22 String columns in the real order (nulls are empty cells), newest first;
+    - ``weapons``: the weapon lookup, 12 String columns;
+    - ``weather``: ``date`` (Date), ``city``, ``n_hours`` (Int64), ``t_mean``/``t_min``/``t_max`` (Float64, °C);
+    - ``outages``: ``date`` (Date), ``region``, ``hours_off`` (Float64) — observed rows only;
+    - ``strikes_daily``: per date, ``launched_uav``, ``destroyed_uav``, ``launched_missile``,
+      ``destroyed_missile`` (Int64), ``strike_units`` s_t (Float64), ``burst`` (Boolean);
+    - ``truth``: per (region, date), ``strike_units``, ``damage`` D_t, ``t_mean``, ``hdd``, ``hours_off``
+      (complete, before gaps) and ``observed`` (False for the absent rows);
+    - ``cold_snaps``: ``start``, ``end`` (Date, inclusive), ``depth_c``.
+    """
+
+    events: pl.DataFrame
+    weapons: pl.DataFrame
+    weather: pl.DataFrame
+    outages: pl.DataFrame
+    strikes_daily: pl.DataFrame
+    truth: pl.DataFrame
+    cold_snaps: pl.DataFrame
+
+
+@dataclass(frozen=True)
+class FileEntry:
+    """One written file: data rows (header excluded), byte size and sha256 hex digest."""
+
+    rows: int
+    bytes: int
+    sha256: str
+
+
+@dataclass(frozen=True)
+class DemoManifest:
+    """What ``write_demo_data`` wrote; equal manifests mean byte-identical datasets."""
+
+    seed: int
+    start: date
+    end: date
+    files: dict[str, FileEntry]
+    missing_region_days: int
+    regions: tuple[str, ...] = REGION_NAMES
+    generator: str = GENERATOR
+    version: str = GENERATOR_VERSION
+    out_dir: Path | None = field(default=None, compare=False)
+
+    def to_json(self) -> str:
+        """Canonical JSON text (sorted keys, trailing newline); no timestamps, so it is reproducible."""
+        doc = {
+            "generator": self.generator,
+            "version": self.version,
+            "seed": self.seed,
+            "start": self.start.isoformat(),
+            "end": self.end.isoformat(),
+            "regions": list(self.regions),
+            "missing_region_days": self.missing_region_days,
+            "files": {name: {"rows": e.rows, "bytes": e.bytes, "sha256": e.sha256} for name, e in self.files.items()},
+        }
+        return json.dumps(doc, indent=2, sort_keys=True) + "\n"
+
+    @classmethod
+    def from_json(cls, text: str, out_dir: Path | None = None) -> DemoManifest:
+        """Parse ``to_json`` output; raises ``ValueError``/``KeyError``/``TypeError`` on a malformed document."""
+        doc = json.loads(text)
+        files = {name: FileEntry(int(e["rows"]), int(e["bytes"]), str(e["sha256"])) for name, e in doc["files"].items()}
+        return cls(
+            seed=int(doc["seed"]),
+            start=date.fromisoformat(doc["start"]),
+            end=date.fromisoformat(doc["end"]),
+            files=files,
+            missing_region_days=int(doc["missing_region_days"]),
+            regions=tuple(doc["regions"]),
+            generator=str(doc["generator"]),
+            version=str(doc["version"]),
+            out_dir=out_dir,
+        )
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Calendar helpers
+# --------------------------------------------------------------------------------------------------------------
+
+
+def _last_sunday(year: int, month: int) -> date:
+    last = date(year, month + 1, 1) - timedelta(days=1)
+    return last - timedelta(days=(last.weekday() - 6) % 7)
+
+
+def kyiv_day_hours(day: date) -> int:
+    """Hours in a Europe/Kyiv calendar day: 23 on the last Sunday of March, 25 on the last Sunday of October."""
+    if day == _last_sunday(day.year, 3):
+        return 23
+    if day == _last_sunday(day.year, 10):
+        return 25
+    return 24
+
+
+def _day_of_year(dates: list[date]) -> np.ndarray:
+    return np.array([d.timetuple().tm_yday for d in dates], dtype=np.float64)
+
+
+def _cosine(doy: np.ndarray, peak: int) -> np.ndarray:
+    return np.cos(2.0 * math.pi * (doy - peak) / 365.25)
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Strikes
+# --------------------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _DailyDraws:
+    """Per-day weapon counts by report; all drawn up front (vectorised) so branching never shifts the stream."""
+
+    season: np.ndarray
+    attack: np.ndarray
+    burst: np.ndarray
+    bundle: np.ndarray
+    night: dict[str, np.ndarray]  # model -> launched on the night report (0 if none)
+    south_report: np.ndarray
+    south: dict[str, np.ndarray]
+
+
+def strike_season(doy: np.ndarray, p: StrikeParams = STRIKE) -> np.ndarray:
+    """Winter escalation factor season_t = exp(A_s·cos(2π(doy − peak)/365.25))."""
+    return np.exp(p.season_amp * _cosine(doy, p.season_peak_doy))
+
+
+def _draw_daily(rng: np.random.Generator, dates: list[date], p: StrikeParams) -> _DailyDraws:
+    n = len(dates)
+    doy = _day_of_year(dates)
+    years = np.arange(n) / 365.25
+    season = strike_season(doy, p)
+    weekly = np.array([p.weekly[d.weekday()] for d in dates])
+    tempo = season * weekly * np.exp(p.trend_per_year * years)
+
+    attack = rng.random(n) < np.minimum(0.97, p.attack_p * np.sqrt(season))
+    burst = attack & (rng.random(n) < np.minimum(1.0, p.burst_p * season))
+    bundle = rng.random(n) < p.bundle_p
+    gamma = rng.gamma(p.nb_shape, p.shahed_mean * tempo / p.nb_shape)
+    shahed = 1 + rng.poisson(gamma) + np.where(burst, rng.poisson(p.burst_uav, n), 0)
+
+    night: dict[str, np.ndarray] = {"Shahed-136/131": np.where(attack, shahed, 0)}
+    for model, mean in p.burst_missiles:
+        night[model] = np.where(burst, rng.poisson(mean, n), 0)
+    for model, mean in p.tactical:
+        night[model] = night.get(model, np.zeros(n, dtype=np.int64)) + np.where(attack, rng.poisson(mean * season), 0)
+    south_report = rng.random(n) < p.south_p
+    south = {model: np.where(south_report, rng.poisson(mean, n), 0) for model, mean in p.south}
+    return _DailyDraws(season, attack, burst, bundle, night, south_report, south)
+
+
+def _token(rng: np.random.Generator, length: int = 52) -> str:
+    return "".join(TOKEN_ALPHABET[rng.integers(0, len(TOKEN_ALPHABET), length)])
+
+
+def _fmt_count(value: int | None) -> str | None:
+    return None if value is None else f"{float(value):.1f}"
+
+
+def _is_uav(model: str) -> bool:
+    return WEAPONS[model][0] == "UAV"
+
+
+@dataclass
+class _Tally:
+    """Daily totals accumulated while the rows are written, so the truth equals what a reader recomputes."""
+
+    n: int
+    launched_uav: np.ndarray = field(init=False)
+    destroyed_uav: np.ndarray = field(init=False)
+    launched_missile: np.ndarray = field(init=False)
+    destroyed_missile: np.ndarray = field(init=False)
+
+    def __post_init__(self) -> None:
+        for name in ("launched_uav", "destroyed_uav", "launched_missile", "destroyed_missile"):
+            setattr(self, name, np.zeros(self.n, dtype=np.int64))
+
+    def add(self, i: int, model: str, launched: int, destroyed: int) -> None:
+        if _is_uav(model):
+            self.launched_uav[i] += launched
+            self.destroyed_uav[i] += destroyed
+        else:
+            self.launched_missile[i] += launched
+            self.destroyed_missile[i] += destroyed
+
+
+def _night_models(draws: _DailyDraws, i: int) -> list[tuple[str, int]]:
+    counts = {model: int(arr[i]) for model, arr in draws.night.items()}
+    if draws.burst[i] and draws.bundle[i]:
+        counts["X-101/X-555 and Kalibr"] = counts.pop("X-101/X-555") + counts.pop("Kalibr")
+    return [(model, c) for model, c in counts.items() if c > 0]
+
+
+def _night_rows(
+    rng: np.random.Generator, day: date, models: list[tuple[str, int]], hhmm: bool, tally: _Tally, i: int
+) -> list[dict[str, str | None]]:
+    start_min = 18 * 60 + 30 * int(rng.integers(0, 12))
+    end_min = 6 * 60 + 30 * int(rng.integers(0, 10))
+    if hhmm:
+        t0 = f"{day.isoformat()} {start_min // 60:02d}:{start_min % 60:02d}"
+        t1 = f"{(day + timedelta(days=1)).isoformat()} {end_min // 60:02d}:{end_min % 60:02d}"
+    else:
+        t0 = t1 = day.isoformat()
+    source = f"kpszsu/posts/pfbid0{_token(rng)}"
+    recent = day >= date(2024, 6, 1)
+    rows = []
+    for model, launched in models:
+        destroyed = int(rng.binomial(launched, INTERCEPT_P[model]))
+        tally.add(i, model, launched, destroyed)
+        shahed = model == "Shahed-136/131"
+        lost = (int(rng.binomial(launched - destroyed, 0.6)) if shahed else 0) if recent else None
+        place = SHAHED_PLACES[int(rng.integers(0, len(SHAHED_PLACES)))] if shahed and hhmm else None
+        target = TARGETED_OBLASTS[int(rng.integers(0, 4))] if model == "C-300" else "Ukraine"
+        rows.append(
+            {
+                "time_start": t0,
+                "time_end": t1,
+                "model": model,
+                "launch_place": place,
+                "target": target,
+                "launched": _fmt_count(launched),
+                "destroyed": _fmt_count(destroyed),
+                "not_reach_goal": _fmt_count(lost),
+                "still_attacking": _fmt_count(0) if recent else None,
+                "border_crossing": "{}",
+                "is_shahed": _fmt_count(round(0.6 * launched)) if shahed and day.year >= 2025 else None,
+                "num_hit_location": _fmt_count(int(rng.poisson(3))) if recent else None,
+                "carrier": CARRIERS.get(model),
+                "source": source,
+            }
+        )
+    return rows
+
+
+def _south_rows(
+    rng: np.random.Generator, day: date, models: list[tuple[str, int]], tally: _Tally, i: int
+) -> list[dict[str, str | None]]:
+    source = f"PvKPivden/posts/pfbid02{_token(rng)}"
+    rows = []
+    for model, launched in models:
+        destroyed = int(rng.binomial(launched, INTERCEPT_P[model]))
+        tally.add(i, model, launched, destroyed)
+        rows.append(
+            {
+                "time_start": day.isoformat(),
+                "time_end": day.isoformat(),
+                "model": model,
+                "target": "south",
+                "launched": _fmt_count(launched),
+                "destroyed": _fmt_count(destroyed),
+                "border_crossing": "{}",
+                "source": source,
+            }
+        )
+    return rows
+
+
+def _event_frame(rows: list[dict[str, str | None]]) -> pl.DataFrame:
+    columns = {c: [row.get(c) for row in rows] for c in EVENT_COLUMNS}
+    return pl.DataFrame(columns, schema={c: pl.String for c in EVENT_COLUMNS})
+
+
+def simulate_strikes(seeds: dict[str, np.random.SeedSequence], dates: list[date]) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """The event log (newest first) and the per-day truth (``strikes_daily`` of :class:`DemoFrames`)."""
+    p = STRIKE
+    draws = _draw_daily(np.random.default_rng(seeds["strikes"]), dates, p)
+    rng = np.random.default_rng(seeds["events"])
+    n = len(dates)
+    tally = _Tally(n)
+    rows: list[dict[str, str | None]] = []
+    for i in range(n - 1, -1, -1):  # newest first, like the real file
+        day = dates[i]
+        frac = i / max(n - 1, 1)
+        hhmm = bool(rng.random() < p.hhmm_p_first + (p.hhmm_p_last - p.hhmm_p_first) * frac)
+        night = _night_models(draws, i)
+        if night:
+            rows.extend(_night_rows(rng, day, night, hhmm, tally, i))
+        south = [(m, int(draws.south[m][i])) for m, _ in p.south if draws.south[m][i] > 0]
+        if south:
+            rows.extend(_south_rows(rng, day, south, tally, i))
+    units = (tally.launched_uav + p.missile_weight * tally.launched_missile) / p.unit_scale
+    daily = pl.DataFrame(
+        {
+            "date": dates,
+            "launched_uav": tally.launched_uav,
+            "destroyed_uav": tally.destroyed_uav,
+            "launched_missile": tally.launched_missile,
+            "destroyed_missile": tally.destroyed_missile,
+            "strike_units": units,
+            "burst": draws.burst,
+        },
+        schema={
+            "date": pl.Date,
+            "launched_uav": pl.Int64,
+            "destroyed_uav": pl.Int64,
+            "launched_missile": pl.Int64,
+            "destroyed_missile": pl.Int64,
+            "strike_units": pl.Float64,
+            "burst": pl.Boolean,
+        },
+    )
+    return _event_frame(rows), daily
+
+
+def weapons_frame() -> pl.DataFrame:
+    """The weapon lookup rows for every model the generator uses (12 String columns, real names and order)."""
+    rows = [
+        {"model": m, "category": c, "national_origin": o or None, "type": t or None, "launch_platform": lp or None}
+        for m, (c, o, t, lp) in sorted(WEAPONS.items(), key=lambda kv: (kv[1][0] != "UAV", kv[1][0], kv[0]))
+    ]
+    columns = {c: [row.get(c) for row in rows] for c in WEAPON_COLUMNS}
+    return pl.DataFrame(columns, schema={c: pl.String for c in WEAPON_COLUMNS})
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Damage, weather, outages
+# --------------------------------------------------------------------------------------------------------------
+
+
+def damage_stock(units: np.ndarray, exposure: np.ndarray, p: DamageParams = DAMAGE) -> np.ndarray:
+    """D[t, r] = max(0, D[t−1, r] + w_r·s_t − min(cap, r·D[t−1, r])) with D[−1] = 0; shape (days, regions)."""
+    out = np.empty((len(units), len(exposure)))
+    stock = np.zeros(len(exposure))
+    for t, s in enumerate(units):
+        stock = np.maximum(0.0, stock + exposure * s - np.minimum(p.repair_cap, p.repair_rate * stock))
+        out[t] = stock
+    return out
+
+
+def _cold_snaps(rng: np.random.Generator, dates: list[date], p: WeatherParams) -> list[tuple[date, date, float]]:
+    (m0, d0), (m1, d1) = p.snap_window
+    snaps = []
+    for year in range(dates[0].year - 1, dates[-1].year + 1):
+        first, last = date(year, m0, d0), date(year + 1, m1, d1)
+        width = (last - first).days + 1
+        for _ in range(p.snaps_per_winter):
+            begin = first + timedelta(days=int(rng.integers(0, width)))
+            length = int(rng.integers(p.snap_days[0], p.snap_days[1] + 1))
+            depth = round(float(rng.uniform(*p.snap_depth)), 1)
+            end = begin + timedelta(days=length - 1)
+            if end >= dates[0] and begin <= dates[-1]:
+                snaps.append((begin, end, depth))
+    return sorted(snaps)
+
+
+def _snap_anomaly(dates: list[date], snaps: list[tuple[date, date, float]]) -> np.ndarray:
+    """Shared cold anomaly (°C, ≤ 0): full depth inside a snap, half depth on its first and last day."""
+    index = {d: i for i, d in enumerate(dates)}
+    out = np.zeros(len(dates))
+    for begin, end, depth in snaps:
+        length = (end - begin).days + 1
+        for k in range(length):
+            i = index.get(begin + timedelta(days=k))
+            if i is not None:
+                out[i] -= depth * (0.5 if k in (0, length - 1) else 1.0)
+    return out
+
+
+def _ar1(rng: np.random.Generator, n: int, k: int, phi: float, sigma: float, common: float) -> np.ndarray:
+    """AR(1) paths (n, k) from a stationary start; innovations mix a shared and an own normal draw."""
+    z = common * rng.standard_normal((n, 1)) + math.sqrt(1.0 - common**2) * rng.standard_normal((n, k))
+    out = np.empty((n, k))
+    state = z[0] * sigma / math.sqrt(1.0 - phi**2)
+    for t in range(n):
+        state = state if t == 0 else phi * state + sigma * z[t]
+        out[t] = state
+    return out
+
+
+def _round2(x: np.ndarray) -> np.ndarray:
+    return np.round(x, 2) + 0.0  # + 0.0 turns -0.0 into 0.0 so the CSV never shows "-0.00"
+
+
+def simulate_weather(
+    seeds: dict[str, np.random.SeedSequence], dates: list[date]
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[tuple[date, date, float]]]:
+    """t_mean, t_min, t_max (days × regions, °C, rounded to 0.01) and the cold snaps."""
+    p = WEATHER
+    rng = np.random.default_rng(seeds["weather"])
+    lat = np.array([r.lat for r in REGIONS])
+    doy = _day_of_year(dates)[:, None]
+    seasonal = _cosine(doy, p.warm_peak_doy)
+    clim = (p.mean_at_48n - p.mean_lat_slope * (lat - 48.0)) + (
+        p.amp_at_48n + p.amp_lat_slope * (lat - 48.0)
+    ) * seasonal
+    noise = _ar1(rng, len(dates), len(REGIONS), p.ar_phi, p.ar_sigma, p.ar_common)
+    snaps = _cold_snaps(np.random.default_rng(seeds["snaps"]), dates, p)
+    t_mean = _round2(clim + noise + _snap_anomaly(dates, snaps)[:, None])
+    half_range = 0.5 * (p.dtr_mean + p.dtr_amp * seasonal)
+    t_min = _round2(t_mean - half_range * rng.uniform(*p.dtr_jitter, t_mean.shape))
+    t_max = _round2(t_mean + half_range * rng.uniform(*p.dtr_jitter, t_mean.shape))
+    return t_mean, t_min, t_max, snaps
+
+
+def heating_degree_days(t_mean: np.ndarray, p: WeatherParams = WEATHER) -> np.ndarray:
+    """Eurostat HDD: base − T_mean when T_mean ≤ threshold, else 0 (°C·day)."""
+    return np.where(t_mean <= p.hdd_threshold, p.hdd_base - t_mean, 0.0)
+
+
+def outage_hours(damage: np.ndarray, hdd: np.ndarray, noise: np.ndarray, p: OutageParams = OUTAGE) -> np.ndarray:
+    """H = round to 0.5 h of 24·logistic(a + b·D + c·HDD + ε); always inside [0, 24]."""
+    eta = p.a + p.b * damage + p.c * hdd + noise
+    hours = 24.0 / (1.0 + np.exp(-eta))
+    return np.clip(np.round(hours * 2.0) / 2.0, 0.0, 24.0) + 0.0
+
+
+def _gap_mask(rng: np.random.Generator, n_days: int, p: OutageParams) -> np.ndarray:
+    """Boolean (days × regions), True where the outage row is absent: blocks in distinct regions + singles."""
+    missing = np.zeros((n_days, len(REGIONS)), dtype=bool)
+    regions = rng.choice(len(REGIONS), size=len(p.gap_blocks), replace=False)
+    for r, length in zip(regions, p.gap_blocks, strict=True):
+        begin = int(rng.integers(0, n_days - length + 1))
+        missing[begin : begin + length, r] = True
+    free = np.flatnonzero(~missing.ravel())
+    missing.ravel()[rng.choice(free, size=p.gap_singles, replace=False)] = True
+    return missing
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Assembly
+# --------------------------------------------------------------------------------------------------------------
+
+
+def _long(dates: list[date], values: dict[str, np.ndarray]) -> pl.DataFrame:
+    """Region-major long frame (sorted by region, date) from (days × regions) arrays."""
+    n, k = len(dates), len(REGIONS)
+    cols: dict[str, Any] = {
+        "region": np.repeat(np.array(REGION_NAMES), n),
+        "date": pl.Series("date", dates * k, dtype=pl.Date),
+    }
+    cols.update({name: arr.T.ravel() for name, arr in values.items()})
+    return pl.DataFrame(cols)
+
+
+def _check_span(seed: int, start: date, end: date) -> list[date]:
+    if not isinstance(seed, int) or seed < 0:
+        raise ValueError(f"demo seed must be a non-negative int, got {seed!r}")
+    n = (end - start).days + 1
+    if n < MIN_SPAN_DAYS:
+        raise ValueError(f"demo span {start}..{end} has {n} days; need at least {MIN_SPAN_DAYS}")
+    return [start + timedelta(days=i) for i in range(n)]
+
+
+def generate_demo(seed: int = DEFAULT_SEED, start: date = DEFAULT_START, end: date = DEFAULT_END) -> DemoFrames:
+    """Simulate the demo dataset for Kyiv dates ``start``..``end`` (inclusive); pure, no I/O, deterministic."""
+    dates = _check_span(seed, start, end)
+    seeds = dict(zip(_STREAMS, np.random.SeedSequence(seed).spawn(len(_STREAMS)), strict=True))
+    events, strikes_daily = simulate_strikes(seeds, dates)
+
+    units = strikes_daily["strike_units"].to_numpy()
+    damage = damage_stock(units, np.array([r.exposure for r in REGIONS]))
+    t_mean, t_min, t_max, snaps = simulate_weather(seeds, dates)
+    hdd = heating_degree_days(t_mean)
+    noise_rng = np.random.default_rng(seeds["outage_noise"])
+    noise = _ar1(noise_rng, len(dates), len(REGIONS), OUTAGE.noise_phi, OUTAGE.noise_sigma, 0.0)
+    hours = outage_hours(damage, hdd, noise)
+    missing = _gap_mask(np.random.default_rng(seeds["gaps"]), len(dates), OUTAGE)
+
+    n_hours = np.array([kyiv_day_hours(d) for d in dates])[:, None].repeat(len(REGIONS), axis=1)
+    weather = _long(dates, {"n_hours": n_hours, "t_mean": t_mean, "t_min": t_min, "t_max": t_max})
+    weather = weather.rename({"region": "city"}).select(WEATHER_COLUMNS).with_columns(pl.col("n_hours").cast(pl.Int64))
+    truth = _long(
+        dates,
+        {
+            "strike_units": np.repeat(units[:, None], len(REGIONS), axis=1),
+            "damage": damage,
+            "t_mean": t_mean,
+            "hdd": hdd,
+            "hours_off": hours,
+            "observed": ~missing,
+        },
+    )
+    outages = (
+        truth.filter(pl.col("observed"))
+        .select("date", "region", "hours_off")
+        .sort("date", "region", maintain_order=True)
+    )
+    cold_snaps = pl.DataFrame(
+        {"start": [s[0] for s in snaps], "end": [s[1] for s in snaps], "depth_c": [s[2] for s in snaps]},
+        schema={"start": pl.Date, "end": pl.Date, "depth_c": pl.Float64},
+    )
+    return DemoFrames(events, weapons_frame(), weather, outages, strikes_daily, truth, cold_snaps)
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Writing
+# --------------------------------------------------------------------------------------------------------------
+
+
+def _sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def _write_csv(frame: pl.DataFrame, root: Path, name: str, float_precision: int | None = None) -> FileEntry:
+    path = root / name
+    path.parent.mkdir(parents=True, exist_ok=True)
+    frame.write_csv(path, float_precision=float_precision, date_format="%Y-%m-%d")
+    return FileEntry(rows=frame.height, bytes=path.stat().st_size, sha256=_sha256(path))
+
+
+def _write_all(frames: DemoFrames, root: Path, seed: int, start: date, end: date) -> DemoManifest:
+    files = {
+        STRIKES_FILE: _write_csv(frames.events, root, STRIKES_FILE),
+        WEAPONS_FILE: _write_csv(frames.weapons, root, WEAPONS_FILE),
+        WEATHER_FILE: _write_csv(frames.weather, root, WEATHER_FILE, float_precision=2),
+        OUTAGES_FILE: _write_csv(frames.outages, root, OUTAGES_FILE),
+    }
+    n_missing = frames.truth.height - frames.outages.height
+    manifest = DemoManifest(seed=seed, start=start, end=end, files=files, missing_region_days=n_missing)
+    text = manifest.to_json()
+    (root / MANIFEST_FILE).write_text(text, encoding="utf-8")
+    (root / COMPLETE_MARKER).write_text(hashlib.sha256(text.encode()).hexdigest() + "\n", encoding="utf-8")
+    return manifest
+
+
+def read_manifest(out_dir: str | Path) -> DemoManifest | None:
+    """The manifest of a complete, intact demo dataset in ``out_dir``, or None (missing, foreign or corrupt)."""
+    root = Path(out_dir)
+    try:
+        manifest = DemoManifest.from_json((root / MANIFEST_FILE).read_text(encoding="utf-8"), out_dir=root)
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    if manifest.generator != GENERATOR or manifest.version != GENERATOR_VERSION:
+        return None
+    if not (root / COMPLETE_MARKER).is_file():
+        return None
+    for name, entry in manifest.files.items():
+        path = root / name
+        if not path.is_file() or path.stat().st_size != entry.bytes or _sha256(path) != entry.sha256:
+            return None
+    return manifest
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _sweep_stale_temps(root: Path) -> None:
+    """Remove ``.<name>.partial-<pid>-*`` / ``.<name>.old-<pid>-*`` siblings left by processes that are gone."""
+    pattern = re.compile(rf"^\.{re.escape(root.name)}\.(?:partial|old)-(\d+)-")
+    for sibling in root.parent.glob(f".{root.name}.*"):
+        match = pattern.match(sibling.name)
+        if match and sibling.is_dir() and not _pid_alive(int(match.group(1))):
+            shutil.rmtree(sibling, ignore_errors=True)
+
+
+def _replaceable(root: Path) -> bool:
+    """True when ``root`` is absent, empty, or an earlier demo dataset (never someone else's folder)."""
+    if not root.exists():
+        return True
+    if not root.is_dir():
+        return False
+    files = (STRIKES_FILE, WEAPONS_FILE, WEATHER_FILE, OUTAGES_FILE, MANIFEST_FILE, COMPLETE_MARKER)
+    ours = set(files) | {name.split("/")[0] for name in files}
+    return all(p.relative_to(root).as_posix() in ours for p in root.rglob("*"))
+
+
+def write_demo_data(
+    out_dir: str | Path,
+    *,
+    seed: int = DEFAULT_SEED,
+    start: date = DEFAULT_START,
+    end: date = DEFAULT_END,
+) -> DemoManifest:
+    """Write the demo dataset into ``out_dir`` atomically and return its manifest.
+
+    The files are written into a hidden sibling ``.<name>.partial-<pid>-<n>`` and renamed into place, so an
+    interrupted run never leaves a half-written ``out_dir`` (stale partial folders of dead processes are swept).
+    If ``out_dir`` already holds an intact dataset of this generator version with the same seed and span, its
+    manifest is returned and nothing is rewritten. An existing ``out_dir`` holding anything other than demo
+    files is refused with ``FileExistsError`` rather than replaced.
+    """
+    root = Path(out_dir).absolute()
+    existing = read_manifest(root)
+    if existing is not None and (existing.seed, existing.start, existing.end) == (seed, start, end):
+        return existing
+    if not _replaceable(root):
+        raise FileExistsError(f"{root}: exists and is not a gridcast demo dataset; refusing to replace it")
+    frames = generate_demo(seed, start, end)
+    root.parent.mkdir(parents=True, exist_ok=True)
+    _sweep_stale_temps(root)
+    tmp = _unique_sibling(root, "partial")
+    try:
+        manifest = _write_all(frames, tmp, seed, start, end)
+        _swap_into_place(tmp, root)
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp, ignore_errors=True)
+    return replace(manifest, out_dir=root)
+
+
+def _unique_sibling(root: Path, kind: str) -> Path:
+    for n in range(1000):
+        candidate = root.parent / f".{root.name}.{kind}-{os.getpid()}-{n}"
+        try:
+            candidate.mkdir()
+        except FileExistsError:
+            continue
+        return candidate
+    raise FileExistsError(f"{root.parent}: could not create a temporary folder for {root.name}")
+
+
+def _swap_into_place(tmp: Path, root: Path) -> None:
+    """Rename ``tmp`` to ``root``; an old dataset at ``root`` is moved aside first and deleted after."""
+    if root.exists() and any(root.iterdir()):
+        old = _unique_sibling(root, "old")
+        old.rmdir()
+        os.replace(root, old)
+        os.replace(tmp, root)
+        shutil.rmtree(old, ignore_errors=True)
+    else:
+        os.replace(tmp, root)

@@ -1,0 +1,258 @@
+"""Turn a spec's data section into one canonical frame: target + aligned inputs + indicators.
+
+Order of work (each step raises DataError naming the file, column and rows): read every source with its reader;
+validate the target against the contract (bounds, duplicates, as-of, regular grid), subset its series, put it on
+its regular grid and report missing periods (left as nulls); compute indicators on each input source over its full
+history up to the as-of date (so decays are warmed up); attach the used input columns to the target grid.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+import polars as pl
+
+from experiments.inputs.spec import (
+    AlertsSource,
+    ExperimentSpec,
+    M4Source,
+    MarketSource,
+    OutageScheduleSource,
+    SourceSpec,
+    SpecError,
+    StrikeReportsSource,
+    TableSource,
+    WeatherDailySource,
+)
+from features.contract import DS, ID, ROW, Y
+from features.errors import DataError
+from features.indicators import IndicatorSpec, add_indicators, validate_indicator_specs
+from features.ingest import sources
+from features.ingest.align import attach, check_coverage
+from features.ingest.events import complete_days
+from features.ingest.table import read_table
+from features.ingest.validate import GapReport, gap_report, regularize, validate_long
+
+
+@dataclass
+class Dataset:
+    """The modelling frame (unique_id, ds, y, exog...) and what went into it."""
+
+    frame: pl.DataFrame
+    exog: list[str]
+    gaps: GapReport
+    as_of: date
+    digests: dict[str, str] = field(default_factory=dict)
+    features: pl.DataFrame | None = None  # the target with every input column and indicator, before selection
+
+    @property
+    def digest(self) -> str:
+        """One digest over every input file's sha256 (for run tags and manifests)."""
+        blob = "\n".join(f"{k}={v}" for k, v in sorted(self.digests.items()))
+        return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+
+def file_digest(path: str | Path) -> str:
+    """sha256 of a file's bytes."""
+    h = hashlib.sha256()
+    with Path(path).open("rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def source_files(src: SourceSpec) -> list[Path]:
+    """The files a source reads."""
+    if isinstance(src, StrikeReportsSource):
+        return [src.path, src.weapons]
+    if isinstance(src, M4Source) and src.test is not None:
+        return [src.path, src.test]
+    return [src.path]
+
+
+def read_source(src: SourceSpec, freq: str) -> pl.DataFrame:
+    """Read one source into a canonical long frame with its reader."""
+    if isinstance(src, TableSource):
+        return read_table(
+            src.path,
+            freq=freq,
+            columns=src.columns,
+            values=src.values,
+            series_id=src.series_id,
+            fmt=src.format,
+            date_format=src.date_format,
+        )
+    if isinstance(src, StrikeReportsSource):
+        return sources.read_strike_reports(src.path, src.weapons)
+    if isinstance(src, AlertsSource):
+        return sources.read_alerts(src.path, max_duration_hours=src.max_duration_hours)
+    if isinstance(src, OutageScheduleSource):
+        if src.reader == "outage_schedule_json":
+            hourly = sources.read_outage_schedule_json(src.path, region=src.region)
+        else:
+            hourly = sources.read_outage_schedule_hourly(src.path, region=src.region)
+        return sources.daily_hours_off(hourly) if freq == "1d" else hourly
+    if isinstance(src, WeatherDailySource):
+        if src.reader == "kyiv_temperature":
+            return sources.read_kyiv_temperature(src.path)
+        return sources.read_openmeteo_daily(src.path)
+    if isinstance(src, MarketSource):
+        hourly = sources.read_dam(src.path)
+        return sources.dam_daily(hourly) if src.reader == "dam_daily" else hourly
+    if isinstance(src, M4Source):
+        return sources.read_m4(src.path, src.test, freq=freq)
+    raise TypeError(f"no reader for {type(src).__name__}")  # pragma: no cover - the spec's union is closed
+
+
+def collapse(frame: pl.DataFrame, how: str | None) -> pl.DataFrame:
+    """Sum or average every series into one called ``all`` (a period's value is null only if all series are)."""
+    if how is None:
+        return frame
+    values = [c for c in frame.columns if c not in (ID, DS, ROW)]
+    agg = [(pl.col(c).sum() if how == "sum" else pl.col(c).mean()).alias(c) for c in values]
+    nulls = [pl.col(c).is_null().all().alias(f"__null_{c}") for c in values]
+    out = frame.group_by(DS).agg(*agg, *nulls)
+    out = out.with_columns(pl.when(pl.col(f"__null_{c}")).then(None).otherwise(pl.col(c)).alias(c) for c in values)
+    return out.select(pl.lit("all").alias(ID), DS, *values).sort(DS)
+
+
+def window(frame: pl.DataFrame, spec: ExperimentSpec) -> pl.DataFrame:
+    """Cut a source to the spec's [start, end] data window (inclusive)."""
+    if spec.start is not None:
+        frame = frame.filter(pl.col(DS) >= pl.lit(spec.start).cast(frame.schema[DS]))
+    if spec.end is not None:
+        end = spec.end if spec.freq == "1d" else datetime.combine(spec.end, datetime.max.time(), tzinfo=UTC)
+        frame = frame.filter(pl.col(DS) <= pl.lit(end).cast(frame.schema[DS]))
+    return frame
+
+
+def load_target(spec: ExperimentSpec, raw: pl.DataFrame) -> tuple[pl.DataFrame, date]:
+    """Validate, subset and regularize the target; return it with the effective as-of date."""
+    src = spec.sources[spec.target.source]
+    path = src.path
+    if spec.target.column not in raw.columns:
+        raise SpecError(
+            "spec",
+            "target.column",
+            f"{spec.target.column!r} is not produced by source "
+            f"{spec.target.source!r} ({path}); it has: {', '.join(c for c in raw.columns if c not in (ID, DS, ROW))}",
+        )
+    keep = [c for c in (ROW,) if c in raw.columns]
+    frame = raw.select(*keep, ID, DS, pl.col(spec.target.column).cast(pl.Float64).alias(Y))
+    frame = validate_long(frame, path, freq=spec.freq, values=[Y], bounds={Y: spec.target.bounds}, as_of=spec.as_of)
+    if spec.target.series:
+        known = set(frame[ID].unique().to_list())
+        unknown = [s for s in spec.target.series if s not in known]
+        if unknown:
+            raise DataError(
+                path,
+                f"series named in the spec key 'target.series' are not in the file: {', '.join(unknown[:5])}",
+                column=ID,
+                expected=f"ids such as {', '.join(sorted(known)[:5])}",
+            )
+        frame = frame.filter(pl.col(ID).is_in(spec.target.series))
+    last = frame[DS].max()
+    as_of = spec.as_of or (last.date() if isinstance(last, datetime) else last)
+    # every series runs to the as-of date: a series whose last periods are missing gets null rows there (and is
+    # forecast from the same origin as the others), never a forecast that starts early
+    # (hourly series keep their own ends: M4-style collections end at different instants)
+    return regularize(frame, spec.freq, end=as_of if spec.freq == "1d" else None), as_of
+
+
+def referenced_columns(indicators: list[IndicatorSpec]) -> set[str]:
+    """Every string parameter of the indicator specs: the input columns they read (other strings never match a
+    column name, so they are harmless here)."""
+    return {v for ind in indicators for k, v in ind.params.items() if isinstance(v, str) and k != "output"}
+
+
+def _complete_strikes(spec: ExperimentSpec, raws: dict[str, pl.DataFrame], as_of: date) -> None:
+    """Widen a strike feed's zero-filled span where the spec says the feed is complete (see StrikeReportsSource)."""
+    for name, src in spec.sources.items():
+        if isinstance(src, StrikeReportsSource) and (src.complete_from or src.complete_through):
+            first, last = raws[name][DS].min(), raws[name][DS].max()
+            through = as_of if src.complete_through == "as_of" else src.complete_through
+            start, end = min(first, src.complete_from or first), max(last, through or last)
+            raws[name] = complete_days(raws[name], start=start, end=end, fill=0.0)
+
+
+def _history_grid(
+    target: pl.DataFrame, inputs: dict[str, pl.DataFrame], freq: str, end: date | datetime
+) -> pl.DataFrame:
+    """Each target series on one grid from the earliest period of any used input (or of the target) to ``end``:
+    indicators are computed over the inputs' whole history so decays and windows are warmed up at the target's
+    first period."""
+    starts = [target[DS].min(), *(f[DS].min() for f in inputs.values())]
+    span = pl.DataFrame({ID: target[ID].unique().sort()}).with_columns(
+        pl.lit(min(starts)).cast(target.schema[DS]).alias("__s"), pl.lit(end).cast(target.schema[DS]).alias("__e")
+    )
+    rng = pl.date_ranges if freq == "1d" else pl.datetime_ranges
+    step = "1d" if freq == "1d" else "1h"
+    return span.select(ID, rng("__s", "__e", interval=step).alias(DS)).explode(DS)
+
+
+def load_dataset(spec: ExperimentSpec) -> Dataset:
+    """Read, validate and align everything the spec names; no output is written here.
+
+    Inputs are cut at the as-of date and put on their regular grids; the used columns (a source's ``use`` list and
+    every column an indicator reads) are joined onto the target series over the inputs' full history; indicators
+    are computed there in the spec's order (so they may chain and combine columns of different sources); the
+    result is cut to the target's periods, where every exogenous column must have a value.
+    """
+    raws: dict[str, pl.DataFrame] = {}
+    digests: dict[str, str] = {}
+    for name, src in spec.sources.items():
+        raws[name] = window(collapse(read_source(src, spec.freq), src.collapse), spec)
+        for f in source_files(src):
+            digests[f"{name}:{Path(f).name}"] = file_digest(f)
+    indicators = validate_indicator_specs(spec.features)
+    target, as_of = load_target(spec, raws[spec.target.source])
+    _complete_strikes(spec, raws, as_of)
+    wanted = referenced_columns(indicators)
+    used: dict[str, pl.DataFrame] = {}
+    origin: dict[str, Path] = {}  # column → the file it comes from, for coverage errors
+    for name, src in spec.sources.items():
+        if name == spec.target.source:
+            continue
+        cols = [c for c in raws[name].columns if c not in (ID, DS, ROW) and (c in src.use or c in wanted)]
+        unknown = [c for c in src.use if c not in raws[name].columns]
+        if unknown:
+            raise SpecError(
+                spec.path,
+                f"sources.{name}.use",
+                f"{unknown[0]!r} is not a column of this source; it has: "
+                + ", ".join(c for c in raws[name].columns if c not in (ID, DS, ROW)),
+            )
+        if cols:
+            frame = raws[name].select(ID, DS, *cols).filter(pl.col(DS) <= pl.lit(as_of))
+            used[name] = regularize(frame, spec.freq)  # indicators count periods: missing periods become nulls
+            origin.update({c: src.path for c in cols})
+    end = as_of if spec.freq == "1d" else target[DS].max()
+    history = _history_grid(target, used, spec.freq, end)
+    for name, frame in used.items():
+        src = spec.sources[name]
+        cols = [c for c in frame.columns if c not in (ID, DS)]
+        history = attach(history, frame, cols, how=src.join, source=src.path, id_map=src.id_map, check=False)
+    if indicators:
+        history = add_indicators(history.sort(ID, DS), indicators)
+        for ind in indicators:
+            sources_of = sorted({str(origin[c]) for c in referenced_columns([ind]) if c in origin})
+            origin[ind.output] = Path(" + ".join(sources_of) or "indicator")
+    available = [c for c in history.columns if c not in (ID, DS)]
+    missing = [c for c in spec.exog if c not in available]
+    if missing:
+        raise SpecError(
+            spec.path,
+            "exog",
+            f"{missing[0]!r} is neither a source's `use` column nor an indicator "
+            f"output; available: {', '.join(available) or '(none)'}",
+        )
+    features = target.join(history, on=[ID, DS], how="left")
+    for col in spec.exog:
+        check_coverage(features, [col], origin[col])
+    frame = features.select(ID, DS, Y, *spec.exog)
+    return Dataset(
+        frame=frame, exog=list(spec.exog), gaps=gap_report(frame, Y), as_of=as_of, digests=digests, features=features
+    )

@@ -1,0 +1,306 @@
+"""The experiment spec: a TOML file validated on load.
+
+Unknown keys, wrong types and out-of-range values are :class:`SpecError` naming the key (``backtest.h``), so a
+scheduled job fails before touching data, models or the tracking store. Relative paths in a spec are resolved
+against the working directory the job runs in (a cron line should ``cd`` to the project first).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import tomllib
+from datetime import date
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator, model_validator
+
+from features.contract import DAILY, HOURLY, Bounds
+
+
+class SpecError(ValueError):
+    """A spec that cannot be used: names the file and the key."""
+
+    def __init__(self, path: str | Path, key: str, problem: str) -> None:
+        self.path, self.key, self.problem = str(path), key, problem
+        super().__init__(f"{path}: key '{key}': {problem}")
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class _Source(_Strict):
+    path: Path
+    join: Literal["broadcast", "match"] = "match"
+    id_map: dict[str, str] = Field(default_factory=dict)
+    use: list[str] = Field(default_factory=list)
+    # sum or average every series of the source into one (e.g. alert minutes over all oblasts → national)
+    collapse: Literal["sum", "mean"] | None = None
+
+
+class TableSource(_Source):
+    """A long table with a column mapping: ``columns = {unique_id = "region", ds = "date"}``."""
+
+    reader: Literal["table"]
+    columns: dict[Literal["unique_id", "ds"], str] = Field(default_factory=dict)
+    values: list[str] | dict[str, str]
+    series_id: str | None = None
+    format: Literal["csv", "parquet", "ndjson", "json"] | None = None
+    date_format: str = "%Y-%m-%d"
+
+
+class StrikeReportsSource(_Source):
+    """Air Force attack report lines + weapon lookup → national daily counts."""
+
+    reader: Literal["strike_reports"]
+    weapons: Path
+    # The reports list attacks, so a day without a report inside the span the feed is known to cover is a day
+    # with nothing launched. By default that span is [first report day, last report day]; these widen it
+    # (``complete_through = "as_of"`` for a feed known to be current).
+    complete_from: date | None = None
+    complete_through: date | Literal["as_of"] | None = None
+
+
+class AlertsSource(_Source):
+    """Air-raid alerts per oblast → alert minutes and counts per Kyiv day."""
+
+    reader: Literal["alerts"]
+    max_duration_hours: float | None = Field(default=None, gt=0)
+
+
+class OutageScheduleSource(_Source):
+    """Hourly outage-schedule CSV or raw scraper JSON → hours off per queue per day."""
+
+    reader: Literal["outage_schedule_hourly", "outage_schedule_json"]
+    region: str = "dnipro"
+
+
+class WeatherDailySource(_Source):
+    """Open-Meteo daily per city, or the Kyiv daily temperature file."""
+
+    reader: Literal["openmeteo_daily", "kyiv_temperature"]
+
+
+class MarketSource(_Source):
+    """Day-ahead market hourly price and volume (daily aggregate for daily specs)."""
+
+    reader: Literal["dam", "dam_daily"]
+
+
+class M4Source(_Source):
+    """M4 competition wide CSV (train, optionally test appended on the same synthetic grid)."""
+
+    reader: Literal["m4"]
+    test: Path | None = None
+
+
+SourceSpec = Annotated[
+    TableSource
+    | StrikeReportsSource
+    | AlertsSource
+    | OutageScheduleSource
+    | WeatherDailySource
+    | MarketSource
+    | M4Source,
+    Field(discriminator="reader"),
+]
+
+
+class TargetSpec(_Strict):
+    source: str
+    column: str
+    lower: float | None = None
+    upper: float | None = None
+    series: list[str] = Field(default_factory=list)
+    # fit every model on a transformed target so intervals stay inside the bounds (docs/forecasting.md);
+    # a model may override it with its own `transform` key
+    transform: Literal["none", "log1p", "logit"] = "none"
+
+    @model_validator(mode="after")
+    def _bounds_ordered(self) -> TargetSpec:
+        if self.lower is not None and self.upper is not None and self.lower >= self.upper:
+            raise ValueError(f"lower ({self.lower}) must be below upper ({self.upper})")
+        return self
+
+    @property
+    def bounds(self) -> Bounds:
+        return Bounds(self.lower, self.upper)
+
+
+class BacktestSpec(_Strict):
+    h: int = Field(gt=0)
+    n_windows: int = Field(default=3, gt=0)
+    step: int | None = Field(default=None, gt=0)
+    input_size: int | None = Field(default=None, gt=0)
+    refit_every: int = Field(default=1, gt=0)
+    oracle_exog: bool = False
+
+
+class ForecastSpec(_Strict):
+    h: int = Field(gt=0)
+    level: list[int] = Field(default_factory=lambda: [80, 95])
+    quantiles: list[float] = Field(default_factory=list)  # q-0.1 … columns (and CRPS/pinball in backtests)
+    thresholds: list[float] = Field(default_factory=list)  # p_exceed-<c> columns: P(y > c) per series and step
+    conformal: bool = False  # replace model intervals by split-conformal ones from the backtest residuals
+
+    @field_validator("quantiles")
+    @classmethod
+    def _quantiles(cls, v: list[float]) -> list[float]:
+        if any(not 0 < q < 1 for q in v):
+            raise ValueError("quantiles must lie strictly between 0 and 1")
+        return sorted(set(v))
+
+    @field_validator("level")
+    @classmethod
+    def _levels(cls, v: list[int]) -> list[int]:
+        if not v or any(not 0 < lv < 100 for lv in v):
+            raise ValueError("levels must be integers strictly between 0 and 100")
+        return sorted(set(v))
+
+
+class TrackingSpec(_Strict):
+    experiment: str | None = None
+    uri: str | None = None
+    log_models: bool = True  # each model as an MLflow pyfunc model in its child run
+    max_fan_charts: int = Field(default=6, ge=0)  # fan-chart PNGs per model (first series by id)
+    registered_model: str | None = None  # registry name for `gridcast promote` (default: the spec's name)
+    promote_margin: float = Field(default=0.0, ge=0.0, lt=1.0)  # relative improvement needed to take @champion
+
+
+class ExperimentSpec(_Strict):
+    name: str = Field(pattern=r"^[A-Za-z0-9_.-]+$")
+    description: str = ""
+    freq: Literal["1d", "1h"] = DAILY
+    season_length: int = Field(default=7, gt=0)
+    as_of: date | None = None
+    # a data window for historical experiments: every source is cut to [start, end] before anything else
+    start: date | None = None
+    end: date | None = None
+    sources: dict[str, SourceSpec]
+    target: TargetSpec
+    features: list[dict[str, Any]] = Field(default_factory=list)
+    exog: list[str] = Field(default_factory=list)
+    # how each exogenous column is continued after a cutoff: "last_value" (default) or "climatology"
+    exog_providers: dict[str, Literal["last_value", "climatology"]] = Field(default_factory=dict)
+    models: dict[str, dict[str, Any]]
+    fallback: str = "seasonal_naive"
+    backtest: BacktestSpec | None = None
+    forecast: ForecastSpec
+    tracking: TrackingSpec = TrackingSpec()
+    _path: str = PrivateAttr(default="<spec>")
+
+    @model_validator(mode="after")
+    def _cross_refs(self) -> ExperimentSpec:
+        if self.target.source not in self.sources:
+            raise ValueError(f"target.source {self.target.source!r} is not one of sources: {sorted(self.sources)}")
+        if not self.models:
+            raise ValueError("models: at least one model is needed")
+        unknown = [c for c in self.exog_providers if c not in self.exog]
+        if unknown:
+            raise ValueError(f"exog_providers names {unknown[0]!r}, which is not in exog")
+        if self.forecast.conformal and self.backtest is None:
+            raise ValueError("forecast.conformal needs a [backtest] to calibrate on")
+        if self.forecast.conformal and self.backtest is not None and self.backtest.h < self.forecast.h:
+            raise ValueError("forecast.conformal needs backtest.h >= forecast.h (residuals per step)")
+        if self.start and self.end and self.start >= self.end:
+            raise ValueError(f"start ({self.start}) must be before end ({self.end})")
+        if self.freq == HOURLY and any(
+            isinstance(s, StrikeReportsSource | AlertsSource | WeatherDailySource) for s in self.sources.values()
+        ):
+            raise ValueError("daily-only sources (strikes, alerts, daily weather) need freq = '1d'")
+        return self
+
+    @property
+    def path(self) -> str:
+        """The file the spec was loaded from (for error messages)."""
+        return self._path
+
+    @property
+    def experiment_name(self) -> str:
+        return self.tracking.experiment or f"gridcast-{self.name}"
+
+
+_READERS = frozenset(
+    {
+        "table",
+        "strike_reports",
+        "alerts",
+        "outage_schedule_hourly",
+        "outage_schedule_json",
+        "openmeteo_daily",
+        "kyiv_temperature",
+        "dam",
+        "dam_daily",
+        "m4",
+    }
+)
+
+
+def _key(loc: tuple[Any, ...]) -> str:
+    """A dotted key from a pydantic error location, dropping the discriminated-union branch name."""
+    parts = [str(p) for p in loc]
+    if len(parts) >= 3 and parts[0] == "sources" and parts[2] in _READERS:
+        del parts[2]
+    return ".".join(parts) or "(top level)"
+
+
+def parse_spec(data: dict[str, Any], path: str | Path = "<spec>") -> ExperimentSpec:
+    """Validate a spec mapping; the first problem becomes a SpecError naming its key."""
+    try:
+        spec = ExperimentSpec.model_validate(data)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        msg = err["msg"]
+        if err["type"] == "extra_forbidden":
+            msg = "unknown key"
+        raise SpecError(path, _key(err["loc"]), msg) from None
+    _check_plugins(spec, path)
+    spec._path = str(path)
+    return spec
+
+
+def _check_plugins(spec: ExperimentSpec, path: str | Path) -> None:
+    """Validate the parts whose schema lives in the lower layers (indicators, models)."""
+    from features.indicators import IndicatorSpecError, validate_indicator_specs
+    from forecast.models.registry import ModelSpecError, make_model, model_class
+
+    try:
+        validate_indicator_specs(spec.features)
+    except IndicatorSpecError as exc:
+        raise SpecError(path, exc.key, exc.message) from None
+    for name, params in spec.models.items():
+        params = dict(params)
+        kind = params.pop("kind", name)
+        transform = params.pop("transform", None)
+        if transform not in (None, "none", "log1p", "logit"):
+            raise SpecError(path, f"models.{name}.transform", f"expected none, log1p or logit, got {transform!r}")
+        try:
+            make_model(kind, params)
+        except ModelSpecError as exc:
+            # the registry names keys after the model class (models.<kind>.<param>); the spec's key is the alias
+            key, _, problem = str(exc).replace(f"models.{kind}", f"models.{name}", 1).partition(": ")
+            raise SpecError(path, key, problem) from None
+    try:
+        model_class(spec.fallback, prefix="fallback")
+    except ModelSpecError as exc:
+        raise SpecError(path, "fallback", str(exc)) from None
+
+
+def load_spec(path: str | Path) -> ExperimentSpec:
+    """Read and validate a TOML spec file."""
+    p = Path(path)
+    if not p.is_file():
+        raise SpecError(p, "(file)", "spec file not found")
+    try:
+        data = tomllib.loads(p.read_text(encoding="utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise SpecError(p, "(file)", f"not valid TOML: {exc}") from None
+    return parse_spec(data, p)
+
+
+def spec_hash(spec: ExperimentSpec) -> str:
+    """A stable digest of the resolved spec (for run tags and output manifests)."""
+    blob = json.dumps(spec.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(blob.encode()).hexdigest()[:16]

@@ -1,0 +1,310 @@
+"""What a job logs to MLflow: one parent run per invocation, one child run per model.
+
+Parent: tags (kind, spec hash, data digest, as-of, version, git commit), namespaced params (``backtest.*``,
+``forecast.*``, ``features.*``, ``data.*``), the dataset's lineage (``mlflow.data.from_polars`` + ``log_input``),
+the resolved spec, manifest and leaderboard, and an error-by-horizon PNG per metric. Child: ``model.*`` params,
+overall metrics, per-horizon metrics with ``step = h`` (so the UI draws error against horizon), per-series metrics
+as a table artifact, fan-chart PNGs, the backtest/forecast rows as Parquet and the fitted model as a pyfunc model
+(its overall metrics linked to it). A model that fell back on every series ends FAILED with the reason tagged.
+
+Cost (the tracking overhead target is 5 % of a job's wall time, ``benchmarks/bench_tracking.py``): every artifact of
+a run is first written into one staging folder and uploaded with one ``log_artifacts`` call; the charts are drawn
+in a forked child process while the runs, models and numbers are logged (the job waits for it before the uploads
+and fails if it failed: :mod:`~experiments.tracking.plots`); params, tags and metrics go out in as few
+``log_batch`` requests as MLflow's limits allow; the model is logged before the metrics, because MLflow's
+``log_model`` re-reads the history of every metric the run already has to link it to the model (the step-0 metrics
+are linked by our own batch instead). Any failure ends the parent and every child run FAILED with the reason tagged.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import sys
+import tempfile
+import time
+from contextlib import ExitStack
+from dataclasses import dataclass
+from importlib.metadata import version
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import polars as pl
+
+from experiments.inputs.dataset import Dataset
+from experiments.inputs.spec import ExperimentSpec, spec_hash
+from experiments.tracking.client import Run, Tracker, TrackingError, flatten, git_commit, resolve_uri
+from features.contract import DS, FALLBACK, ID, MODEL, Y
+
+if TYPE_CHECKING:
+    from experiments.jobs.run import JobResult
+    from experiments.tracking.plots import Chart
+
+COUNT_COLUMNS = {"n", "n_missing_y", "n_missing_forecast", "step"}
+HORIZON_PLOTS = ("mase", "mae")
+PARENT_FILES = ("spec.json", "manifest.json", "leaderboard.csv")
+PER_SERIES_TABLE = "metrics_per_series.json"
+LOGGED_ARTIFACTS_TAG = "mlflow.loggedArtifacts"  # what MlflowClient.log_table sets: the UI shows the file as a table
+
+
+@dataclass
+class JobOutputs:
+    """The frames a job produced (None where the job kind does not produce them)."""
+
+    folder: Path
+    backtest: pl.DataFrame | None
+    forecast: pl.DataFrame | None
+    per_series: pl.DataFrame | None
+    per_step: pl.DataFrame | None
+    overall: pl.DataFrame | None
+
+    @property
+    def rows(self) -> pl.DataFrame:
+        """The rows that decide failure and plots: the forecast, else the backtest."""
+        frame = self.forecast if self.forecast is not None else self.backtest
+        assert frame is not None
+        return frame
+
+
+@dataclass
+class StagedRun:
+    """A child run ready to log: its numbers computed and every artifact written below ``folder``."""
+
+    name: str
+    tags: dict[str, str]
+    params: dict[str, str]
+    metrics: list[tuple[str, float, int]]
+    folder: Path
+    model: dict[str, Any] | None  # the pyfunc model's configuration, when models are logged
+    failure: str | None  # why the run ends FAILED (the model fell back on every series)
+
+
+def metric_columns(frame: pl.DataFrame) -> list[str]:
+    """The numeric metric columns of an ``evaluate`` frame (counts and keys left out)."""
+    return [c for c, t in frame.schema.items() if t.is_numeric() and c not in COUNT_COLUMNS]
+
+
+def track_job(result: JobResult, spec: ExperimentSpec, data: Dataset, out: JobOutputs) -> None:
+    """Log the job; a tracking failure is recorded in ``result.tracking_error`` (outputs are already written)."""
+    uri = resolve_uri(spec.tracking.uri)
+    result.tracking_uri = uri
+    started = time.perf_counter()
+    try:
+        tracker = Tracker(uri, spec.experiment_name)
+        try:
+            _log_job(tracker, result, spec, data, out)
+        finally:
+            result.n_requests = tracker.n_requests
+    except TrackingError as exc:
+        result.tracking_error = str(exc)
+    except Exception as exc:  # an MLflow call outside the batching wrapper (lineage, pyfunc)
+        result.tracking_error = f"{type(exc).__name__}: {exc}"
+    finally:
+        result.tracking_s = time.perf_counter() - started
+
+
+def job_tags(result: JobResult, spec: ExperimentSpec, data: Dataset) -> dict[str, str]:
+    """The parent run's tags (every child run carries them too)."""
+    return {
+        "gridcast.kind": result.kind,
+        "gridcast.spec": spec.name,
+        "gridcast.spec_hash": spec_hash(spec),
+        "gridcast.data_digest": data.digest,
+        "gridcast.as_of": result.as_of,
+        "gridcast.version": version("gridcast"),
+        "gridcast.scenario": "last_value",
+        "gridcast.registered_model": spec.tracking.registered_model or spec.name,
+        "gridcast.promote_margin": str(spec.tracking.promote_margin),
+        "mlflow.source.git.commit": git_commit(),
+        "mlflow.source.name": "gridcast " + " ".join(sys.argv[1:])[:200],
+    }
+
+
+def job_params(spec: ExperimentSpec, data: Dataset) -> dict[str, str]:
+    """The parent run's namespaced params (every child run carries them too)."""
+    return {
+        **flatten("backtest", spec.backtest.model_dump() if spec.backtest else {}),
+        **flatten("forecast", spec.forecast.model_dump()),
+        **{f"features.{i}.{k}": str(v) for i, f in enumerate(spec.features) for k, v in f.items()},
+        "data.freq": spec.freq,
+        "data.exog": ",".join(data.exog) or "(none)",
+        "data.n_series": str(data.frame[ID].n_unique()),
+        "data.missing_target_periods": str(data.gaps.n_missing),
+        "data.season_length": str(spec.season_length),
+        "target.transform": spec.target.transform,
+        **{f"exog.provider.{c}": spec.exog_providers.get(c, "last_value") for c in data.exog},
+    }
+
+
+def _log_job(tracker: Tracker, result: JobResult, spec: ExperimentSpec, data: Dataset, out: JobOutputs) -> None:
+    """Stage every run's artifacts, start drawing the charts beside us, log runs, models and numbers, then wait for
+    the charts and upload each run's folder in one call."""
+    import mlflow
+
+    from experiments.tracking.plots import start_rendering
+
+    mlflow.set_tracking_uri(tracker.uri)
+    tags, params = job_tags(result, spec, data), job_params(spec, data)
+    charts: list[Chart] = []
+    with tempfile.TemporaryDirectory(prefix="gridcast-tracking-") as scratch:
+        root = Path(scratch)
+        parent_folder = stage_parent(root / "parent", out, charts)
+        staged = [
+            stage_model(root / f"model-{i}", spec, data, out, name, tags, params, charts)
+            for i, name in enumerate(spec.models)
+        ]
+        with (
+            start_rendering(charts) as rendering,
+            tracker.run(f"{result.kind}-{spec.name}-{result.as_of}", tags) as parent,
+            ExitStack() as children,
+        ):
+            result.run_id = parent.id
+            tracker.log(parent.id, params=params)
+            _log_lineage(tracker, parent.id, spec, data)
+            runs = [children.enter_context(tracker.run(s.name, s.tags, parent.id)) for s in staged]
+            for run, run_staged in zip(runs, staged, strict=True):
+                log_staged(tracker, run, run_staged, data.frame)
+            rendering.finish()  # draws the charts the child has not reached, then joins it
+            tracker.artifacts(parent.id, parent_folder)
+            for run, run_staged in zip(runs, staged, strict=True):
+                tracker.artifacts(run.id, run_staged.folder)
+
+
+def stage_parent(folder: Path, out: JobOutputs, charts: list[Chart]) -> Path:
+    """The parent run's artifacts: the resolved spec, manifest and leaderboard (copied), and the error-by-horizon
+    plots (added to ``charts``, to be drawn)."""
+    from experiments.tracking.plots import HorizonChart
+
+    folder.mkdir(parents=True)
+    for name in PARENT_FILES:
+        shutil.copyfile(out.folder / name, folder / name)
+    if out.per_step is not None:
+        (folder / "plots").mkdir()
+        for metric in HORIZON_PLOTS:
+            charts.append(HorizonChart.from_frame(out.per_step, metric, folder / "plots" / f"{metric}_by_horizon.png"))
+    return folder
+
+
+def stage_model(
+    folder: Path,
+    spec: ExperimentSpec,
+    data: Dataset,
+    out: JobOutputs,
+    name: str,
+    tags: dict[str, str],
+    params: dict[str, str],
+    charts: list[Chart],
+) -> StagedRun:
+    """One model's child run: its numbers, its Parquet rows and per-series table written below ``folder``, and its
+    fan charts added to ``charts``."""
+    from experiments.jobs.run import model_config
+
+    config = model_config(spec, name, data.exog)
+    folder.mkdir(parents=True)
+    metrics = _metrics(out, name)
+    mine = out.rows.filter(pl.col(MODEL) == name)
+    fell_back = mine.filter(pl.col(FALLBACK).is_not_null())
+    metrics.append(("series_fallen_back", float(fell_back[ID].n_unique()), 0))
+    failure = None
+    if mine.height and fell_back[ID].n_unique() == mine[ID].n_unique():
+        failure = f"failed on every series; e.g. {fell_back[FALLBACK][0]}"[:5000]
+    for label, frame in (("forecast", out.forecast), ("backtest", out.backtest)):
+        if frame is not None:
+            frame.filter(pl.col(MODEL) == name).write_parquet(folder / f"{label}-{name}.parquet", statistics=False)
+    if out.per_series is not None:
+        write_table(out.per_series.filter(pl.col(MODEL) == name), folder / PER_SERIES_TABLE)
+    charts.extend(_fan_charts(spec, data, out, name, folder / "plots"))
+    return StagedRun(
+        name=name,
+        tags={**tags, "gridcast.model": name, "gridcast.model_kind": config["kind"]},
+        params={**params, **flatten("model", {"name": name, "kind": config["kind"], **config["params"]})},
+        metrics=metrics,
+        folder=folder,
+        model=config if spec.tracking.log_models else None,
+        failure=failure,
+    )
+
+
+def log_staged(tracker: Tracker, run: Run, staged: StagedRun, history: pl.DataFrame) -> None:
+    """Log a staged child run's model, then its params, metrics and tags together (its artifacts go up later).
+
+    The model comes first: MLflow's ``log_model`` links every metric the run already has to the model by reading
+    each one's history back; we link the step-0 metrics in our own batch instead.
+    """
+    tags: dict[str, str] = {}
+    model_id = None
+    if staged.model is not None:
+        from experiments.tracking.pyfunc import log_forecaster
+
+        model_uri = log_forecaster(run.id, staged.model, history, params=staged.params)
+        tags["gridcast.model_uri"] = model_uri
+        model_id = logged_model_id(model_uri)
+    if (staged.folder / PER_SERIES_TABLE).exists():
+        tags[LOGGED_ARTIFACTS_TAG] = json.dumps([{"path": PER_SERIES_TABLE, "type": "table"}])
+    if staged.failure is not None:
+        tags["gridcast.failure"] = staged.failure
+        run.status = "FAILED"
+    tracker.log(run.id, params=staged.params, metrics=staged.metrics, tags=tags, model_id=model_id)
+
+
+def logged_model_id(model_uri: str) -> str | None:
+    """The logged model's id in an MLflow 3 model URI (``models:/<model_id>``); None for any other form."""
+    rest = model_uri.removeprefix("models:/")
+    return rest if rest != model_uri and rest and not any(ch in rest for ch in "/@") else None
+
+
+def write_table(frame: pl.DataFrame, path: Path) -> Path:
+    """A frame as the JSON table ``MlflowClient.log_table`` writes (pandas' ``orient="split"``), NaN as null."""
+    clean = frame.with_columns(pl.col(c).fill_nan(None) for c, t in frame.schema.items() if t.is_float())
+    path.write_text(json.dumps({"columns": clean.columns, "data": clean.rows()}, allow_nan=False, default=str))
+    return path
+
+
+def _metrics(out: JobOutputs, name: str) -> list[tuple[str, float, int]]:
+    """(key, value, step): overall metrics at step 0, per-horizon metrics as ``<metric>_by_h`` at step h."""
+    metrics: list[tuple[str, float, int]] = []
+    if out.overall is not None:
+        row = out.overall.filter(pl.col(MODEL) == name)
+        for col in metric_columns(out.overall):
+            if row.height and row[col][0] is not None:
+                metrics.append((col, float(row[col][0]), 0))
+    if out.per_step is not None:
+        cols = metric_columns(out.per_step)
+        for rec in out.per_step.filter(pl.col(MODEL) == name).iter_rows(named=True):
+            metrics.extend((f"{c}_by_h", float(rec[c]), int(rec["step"])) for c in cols if rec[c] is not None)
+    return metrics
+
+
+def _log_lineage(tracker: Tracker, run_id: str, spec: ExperimentSpec, data: Dataset) -> None:
+    import mlflow
+    from mlflow.entities import DatasetInput, InputTag
+
+    dataset = mlflow.data.from_polars(
+        data.frame, source=str(spec.sources[spec.target.source].path), name=f"{spec.name}@{data.as_of}", targets=Y
+    )
+    tag = InputTag(key="mlflow.data.context", value="training")
+    tracker._call(
+        "log_inputs",
+        tracker.client.log_inputs,
+        run_id,
+        datasets=[DatasetInput(dataset=dataset._to_mlflow_entity(), tags=[tag])],
+    )
+
+
+def _fan_charts(spec: ExperimentSpec, data: Dataset, out: JobOutputs, name: str, folder: Path) -> list[Chart]:
+    """Fan charts of the first ``tracking.max_fan_charts`` series (a backtest's are of its last window)."""
+    from experiments.tracking.plots import FanChart
+
+    if not spec.tracking.max_fan_charts:
+        return []
+    rows = out.rows.filter(pl.col(MODEL) == name)
+    if out.forecast is None:
+        rows = rows.filter(pl.col("cutoff") == pl.col("cutoff").max())
+    folder.mkdir()
+    charts: list[Chart] = []
+    for series in sorted(rows[ID].unique().to_list())[: spec.tracking.max_fan_charts]:
+        first = rows.filter(pl.col(ID) == series)[DS].min()
+        history = data.frame.filter((pl.col(ID) == series) & (pl.col(DS) < first))
+        path = folder / f"fan-{series.replace('/', '_')}.png"
+        charts.append(FanChart.from_frames(history, rows, series, name, spec.forecast.level, path))
+    return charts

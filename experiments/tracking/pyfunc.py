@@ -1,0 +1,116 @@
+"""A fitted gridcast forecaster as an MLflow pyfunc model.
+
+The logged model carries what a forecast needs: the model's name, kind and parameters, the target's bounds and
+the training frame (``unique_id, ds, y`` and the exogenous columns, as Parquet). ``predict`` takes a *future
+frame* (``unique_id``, ``ds`` and, optionally, the exogenous columns for those periods) plus params ``h``,
+``level`` and ``scenario``, and returns the forecast frame. It re-fits on the stored history — fits are
+deterministic, so a model loaded from the registry gives the numbers the job computed in-process.
+"""
+
+from __future__ import annotations
+
+import json
+import tempfile
+from importlib.metadata import version
+from pathlib import Path
+from typing import Any
+
+import mlflow.pyfunc
+import pandas as pd
+import polars as pl
+from mlflow.models import ModelSignature
+from mlflow.types.schema import ColSpec, ParamSchema, ParamSpec, Schema
+
+from features.contract import DS, ID, Bounds
+from forecast.core import forecast_frame, future_grid
+from forecast.exog import make_provider
+from forecast.models.registry import model_factory
+
+SCENARIOS = ("last_value",)  # named scenarios arrive with DESIGN §6
+
+
+class GridcastModel(mlflow.pyfunc.PythonModel):
+    """Forecasts a stored history with one configured model (see the module docstring)."""
+
+    def load_context(self, context: Any) -> None:
+        self.config: dict[str, Any] = json.loads(Path(context.artifacts["config"]).read_text())
+        self.history = pl.read_parquet(context.artifacts["history"])
+
+    def predict(self, context: Any, model_input: pd.DataFrame, params: dict[str, Any] | None = None) -> pd.DataFrame:
+        return forecast_with(self.config, self.history, pl.from_pandas(model_input), params or {}).to_pandas()
+
+
+def forecast_with(config: dict[str, Any], history: pl.DataFrame, future: pl.DataFrame, params: dict[str, Any]):
+    """The forecast a logged model gives for ``future`` (rows name the series and periods) and ``params``."""
+    h = int(params.get("h") or config["h"])
+    level = [int(v) for v in (params.get("level") or config["level"])]
+    scenario = params.get("scenario") or "last_value"
+    if scenario not in SCENARIOS:
+        raise ValueError(f"scenario {scenario!r} unknown; available: {', '.join(SCENARIOS)}")
+    exog = list(config["exog"])
+    if future.height and ID in future.columns:
+        history = history.filter(pl.col(ID).is_in(future[ID].unique().to_list()))
+    grid = future_grid(history, h, config["freq"])
+    supplied = [c for c in exog if c in future.columns]
+    if exog and len(supplied) == len(exog) and future.height:
+        fut = future.select(ID, pl.col(DS).cast(history.schema[DS]), *exog)
+        future_exog = grid.join(fut, on=[ID, DS], how="left")
+    else:
+        future_exog = make_provider(config.get("exog_providers") or {}).future(history, grid, exog)
+    lo, hi = config["bounds"]
+    model = model_factory(config["kind"], config["params"])
+    return forecast_frame(
+        history,
+        {config["name"]: model},
+        h,
+        freq=config["freq"],
+        exog=exog,
+        future_exog=future_exog,
+        level=level,
+        bounds=Bounds(lo, hi),
+        fallback=config["fallback"],
+        season_length=config["season_length"],
+        transform=config.get("transform") or "none",  # the model's own transform, as in the job
+        quantiles=config.get("quantiles") or None,
+        thresholds=config.get("thresholds") or None,
+    ).with_columns(pl.lit(scenario).alias("scenario"))
+
+
+def signature(exog: list[str], h: int, level: list[int]) -> ModelSignature:
+    """Input: the future frame (exogenous columns optional); params: h, level, scenario."""
+    cols = [ColSpec("string", ID), ColSpec("datetime", DS)] + [ColSpec("double", c, required=False) for c in exog]
+    params = ParamSchema(
+        [
+            ParamSpec("h", "long", h),
+            ParamSpec("level", "long", level, shape=(-1,)),
+            ParamSpec("scenario", "string", "last_value"),
+        ]
+    )
+    return ModelSignature(inputs=Schema(cols), params=params)
+
+
+def log_forecaster(
+    run_id: str, config: dict[str, Any], history: pl.DataFrame, params: dict[str, str] | None = None
+) -> str:
+    """Log one configured model with its training history under ``run_id`` (``params`` recorded on the logged
+    model); returns the model URI."""
+    with tempfile.TemporaryDirectory() as tmp:
+        cfg, hist = Path(tmp) / "config.json", Path(tmp) / "history.parquet"
+        cfg.write_text(json.dumps(config, indent=2, sort_keys=True))
+        history.write_parquet(hist, statistics=False)
+        with mlflow.start_run(run_id=run_id):  # the logged model belongs to the run's experiment
+            info = mlflow.pyfunc.log_model(
+                name="model",
+                python_model=GridcastModel(),
+                artifacts={"config": str(cfg), "history": str(hist)},
+                signature=signature(config["exog"], config["h"], config["level"]),
+                params=params,
+                # explicit requirements: inferring them imports and inspects the whole environment (slow)
+                pip_requirements=[
+                    f"gridcast=={version('gridcast')}",
+                    f"mlflow=={version('mlflow')}",
+                    f"polars=={version('polars')}",
+                    f"statsmodels=={version('statsmodels')}",
+                ],
+            )
+    return info.model_uri

@@ -1,0 +1,137 @@
+"""Running a shape driver over a grouped array: dtypes, read-only views, chunks of groups and threads.
+
+Every driver has the one signature ``driver(op, x, y, indptr, g0, g1, p, out)`` with ``x``/``y`` read-only
+C-contiguous float64, ``indptr`` writable int64, ``p`` float64 parameters and ``out`` writable float64. Keeping to
+that single signature means each driver is compiled (or loaded from the cache) exactly once per process:
+
+- float64 inputs are passed as read-only views (a writable array would be a second numba type);
+- float32 inputs are widened chunk by chunk (at most :data:`CHUNK_ROWS` rows, whole groups) into float64 scratch,
+  and the float64 result is narrowed into the float32 output. Kernels compute in float64 either way, so this gives
+  the same numbers as float32-specialised kernels with float64 state, at half the compile time, with scratch memory
+  bounded by the chunk (not by the input).
+
+Parallelism: drivers are ``nogil``, so chunks of whole groups run in a process-wide thread pool (``threads()``
+workers, re-made after a fork), never splitting a group. Below :data:`PARALLEL_MIN_ROWS` rows, or without numba,
+everything runs in the caller.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import threading
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+
+from features.indicators.kernels._jit import NUMBA_ENABLED
+
+Driver = Callable[..., None]
+
+CHUNK_ROWS = 1 << 16
+PARALLEL_MIN_ROWS = 1 << 17
+_THREADS: int | None = None
+
+
+def threads() -> int:
+    """Worker threads for large inputs: :func:`set_threads`, else ``GRIDCAST_THREADS``, else the usable cores."""
+    if _THREADS is not None:
+        return _THREADS
+    env = os.environ.get("GRIDCAST_THREADS", "").strip()
+    if env:
+        return max(1, int(env))
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # pragma: no cover - not Linux
+        return max(1, os.cpu_count() or 1)
+
+
+def set_threads(n: int | None) -> None:
+    """Use ``n`` threads for large inputs (``None``: back to the default; 1: no threads, e.g. inside a process pool
+    that already uses every core)."""
+    global _THREADS
+    if n is not None and (isinstance(n, bool) or not isinstance(n, int) or n < 1):
+        raise ValueError(f"threads must be a positive integer or None, got {n!r}")
+    _THREADS = n
+
+
+def run(driver: Driver, op: int, x: np.ndarray, y: np.ndarray | None, indptr: np.ndarray, params: Sequence[float]):
+    """Apply ``driver``'s kernel ``op`` to the grouped ``x`` (and ``y``); returns a new array of the inputs' dtype.
+
+    ``x``/``y`` are validated 1-D float arrays of the same length (``y=None`` for one-input kernels); mixed
+    float32/float64 inputs are computed and returned as float64.
+    """
+    if y is not None and y.dtype != x.dtype:
+        x, y = x.astype(np.float64), y.astype(np.float64)
+    dtype = x.dtype
+    out = np.empty(x.size, dtype=dtype)
+    if x.size == 0:
+        return out
+    p = np.zeros(3, dtype=np.float64)
+    p[: len(params)] = params
+    if not indptr.flags.writeable or not indptr.flags.c_contiguous:
+        indptr = np.array(indptr, dtype=np.int64)  # tiny (n_groups + 1); keeps the driver's one signature
+    n_groups = indptr.size - 1
+    workers = threads() if NUMBA_ENABLED and x.size >= PARALLEL_MIN_ROWS else 1
+
+    if dtype == np.float64:
+        xr = _readonly(x)
+        yr = xr if y is None else _readonly(y)
+        bounds = _split(indptr, x.size / workers) if workers > 1 else [(0, n_groups)]
+        _map(lambda g: driver(op, xr, yr, indptr, g[0], g[1], p, out), bounds, workers)
+        return out
+
+    def widened(g: tuple[int, int]) -> None:
+        g0, g1 = g
+        a, b = int(indptr[g0]), int(indptr[g1])
+        xs = _readonly(x[a:b].astype(np.float64))
+        ys = xs if y is None else _readonly(y[a:b].astype(np.float64))
+        scratch = np.empty(b - a, dtype=np.float64)
+        driver(op, xs, ys, indptr[g0 : g1 + 1] - a, 0, g1 - g0, p, scratch)
+        out[a:b] = scratch
+
+    _map(widened, _split(indptr, CHUNK_ROWS), workers)
+    return out
+
+
+def _readonly(a: np.ndarray) -> np.ndarray:
+    if not a.flags.c_contiguous:
+        a = np.ascontiguousarray(a)
+    if a.flags.writeable:
+        a = a.view()
+        a.flags.writeable = False
+    return a
+
+
+def _split(indptr: np.ndarray, rows: float) -> list[tuple[int, int]]:
+    """Group ranges ``(g0, g1)`` of about ``rows`` rows each (a group is never split; a big group is its own chunk)."""
+    n_groups, total = indptr.size - 1, int(indptr[-1])
+    targets = np.arange(rows, total, rows) if rows < total else np.empty(0)
+    cuts = np.unique(np.concatenate([[0], np.searchsorted(indptr, targets), [n_groups]]).astype(np.int64))
+    return [(int(a), int(b)) for a, b in itertools.pairwise(cuts) if b > a]
+
+
+def _map(fn: Callable[[tuple[int, int]], None], chunks: list[tuple[int, int]], workers: int) -> None:
+    if workers <= 1 or len(chunks) <= 1:
+        for chunk in chunks:
+            fn(chunk)
+        return
+    for _ in _pool(workers).map(fn, chunks):
+        pass
+
+
+_POOL: tuple[int, int, ThreadPoolExecutor] | None = None
+_POOL_LOCK = threading.Lock()
+
+
+def _pool(workers: int) -> ThreadPoolExecutor:
+    """A process-wide pool of ``workers`` threads, made anew after a fork (a forked child has none of the parent's
+    threads, so the parent's pool would never run anything there) or when the thread count changes."""
+    global _POOL
+    with _POOL_LOCK:
+        if _POOL is None or _POOL[0] != os.getpid() or _POOL[1] != workers:
+            if _POOL is not None and _POOL[0] == os.getpid():
+                _POOL[2].shutdown(wait=False)
+            _POOL = (os.getpid(), workers, ThreadPoolExecutor(workers, thread_name_prefix="gridcast-kernel"))
+        return _POOL[2]
