@@ -54,11 +54,16 @@ def publish_folder(tmp: Path, final: Path) -> None:
         os.replace(tmp, final)
 
 
+def partial_path(path: Path, pid: int | None = None) -> Path:
+    """The hidden partial file :func:`atomic_file` writes for ``path`` in process ``pid`` (default: this one)."""
+    return path.with_name(f".{path.name}.part-{os.getpid() if pid is None else pid}-0")
+
+
 @contextmanager
 def atomic_file(path: Path) -> Iterator[Path]:
     """Yield a hidden partial path to write to; on success it is renamed over ``path``, on failure removed."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_name(f".{path.name}.part-{os.getpid()}-0")
+    partial = partial_path(path)
     try:
         yield partial
         os.replace(partial, path)

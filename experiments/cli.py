@@ -92,20 +92,14 @@ def validate(config: Path) -> None:
 @click.option("--out", "out", required=True, type=click.Path(path_type=Path), help="Parquet file to write.")
 def features(config: Path, out: Path) -> None:
     """Write the target with every input column and indicator of a spec (Parquet), aligned on (unique_id, ds)."""
-    import os
-
+    from experiments.atomic import atomic_file
     from experiments.inputs.dataset import load_dataset
     from experiments.inputs.spec import load_spec
 
     data = load_dataset(load_spec(config))
     assert data.features is not None
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(f".{out.name}.tmp-{os.getpid()}")
-    try:
-        data.features.write_parquet(tmp, statistics=False)
-        tmp.replace(out)
-    finally:
-        tmp.unlink(missing_ok=True)
+    with atomic_file(out) as partial:
+        data.features.write_parquet(partial, statistics=False)
     cols = [c for c in data.features.columns if c not in ("unique_id", "ds")]
     click.echo(f"{out}: {data.features.height} rows, columns {', '.join(cols)}")
 

@@ -8,6 +8,7 @@ inputs and indicators. Frames are sorted by (unique_id, ds) with one row per per
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import timedelta
 
 import polars as pl
 
@@ -21,6 +22,17 @@ UTC = "UTC"
 
 DAILY = "1d"
 HOURLY = "1h"
+FREQ_STEPS: dict[str, timedelta] = {DAILY: timedelta(days=1), HOURLY: timedelta(hours=1)}
+"""The supported frequencies and the grid step of each: the one home of this table."""
+
+
+def freq_step(freq: str) -> timedelta:
+    """The grid step of a supported frequency (``"1d"``, ``"1h"``); ``ValueError`` naming the choices otherwise."""
+    try:
+        return FREQ_STEPS[freq]
+    except KeyError:
+        raise ValueError(f"unsupported frequency {freq!r}; expected one of {', '.join(FREQ_STEPS)}") from None
+
 
 DATE_DTYPE = pl.Date
 DATETIME_DTYPE = pl.Datetime("us", UTC)

@@ -10,11 +10,14 @@ from forecast.metrics import bias, evaluate, mae, mase, rmse
 from forecast.models import Sarimax, SeasonalNaive
 from forecast.models.base import Forecaster, ForecastError, NotFittedError, Prediction
 from forecast.models.registry import ModelSpecError, available_models, make_model, model_factory
+from forecast.settings import BacktestPlan, ForecastSettings
 
 __all__ = [
+    "BacktestPlan",
     "BacktestPlanError",
     "ExogProvider",
     "ForecastError",
+    "ForecastSettings",
     "Forecaster",
     "LastValueProvider",
     "ModelSpecError",

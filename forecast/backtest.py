@@ -26,11 +26,12 @@ from typing import Any
 
 import polars as pl
 
-from features.contract import CUTOFF, DS, ID, MODEL, Bounds, Y
-from forecast.bounds import TransformLike
-from forecast.core import ModelLike, OutputRequest, check_frame, forecast_frame_stateful
+from features.contract import CUTOFF, DS, ID, MODEL, Y
+from forecast.core import ModelLike, forecast_frame_with_state
 from forecast.exog import ExogProvider, LastValueProvider
-from forecast.models.base import Forecaster, check_h
+from forecast.frames import check_frame
+from forecast.models.base import Forecaster
+from forecast.settings import BacktestPlan, ForecastSettings
 
 _ROW, _LEN = "_bt_row", "_bt_len"
 
@@ -59,112 +60,60 @@ class Window:
     refit: bool = True
 
 
-def _check_refit_every(refit_every: int) -> int:
-    if isinstance(refit_every, bool) or not isinstance(refit_every, int) or refit_every < 1:
-        raise ValueError(f"refit_every: expected an integer >= 1, got {refit_every!r}")
-    return refit_every
+def backtest_schedule(ds_values: Sequence[Any] | pl.Series, plan: BacktestPlan, *, min_train: int = 1) -> list[Window]:
+    """The windows of the rolling-origin ``plan`` on one series' grid ``ds_values`` (ascending), oldest first.
 
-
-def _check_plan(h: int, n_windows: int, step: int | None, input_size: int | None) -> tuple[int, int, int]:
-    h = check_h(h)
-    if isinstance(n_windows, bool) or not isinstance(n_windows, int) or n_windows < 1:
-        raise ValueError(f"n_windows: expected an integer >= 1, got {n_windows!r}")
-    step = h if step is None else step
-    if isinstance(step, bool) or not isinstance(step, int) or step < 1:
-        raise ValueError(f"step: expected an integer >= 1, got {step!r}")
-    if input_size is not None and (isinstance(input_size, bool) or not isinstance(input_size, int) or input_size < 1):
-        raise ValueError(f"input_size: expected None (expanding) or an integer >= 1, got {input_size!r}")
-    return h, n_windows, step
-
-
-def required_length(h: int, n_windows: int, step: int, min_train: int) -> int:
-    """Periods a series needs for the plan: ``min_train`` before the first cutoff plus every test period."""
-    return min_train + h + step * (n_windows - 1)
-
-
-def backtest_schedule(
-    ds_values: Sequence[Any] | pl.Series,
-    h: int,
-    n_windows: int,
-    step: int | None = None,
-    *,
-    input_size: int | None = None,
-    min_train: int = 1,
-    refit_every: int = 1,
-) -> list[Window]:
-    """The windows of a rolling-origin backtest on one series' grid ``ds_values`` (ascending), oldest first.
-
-    ``step`` defaults to ``h`` (adjacent, non-overlapping test windows). ``input_size`` None means an expanding
-    window from the first row; an integer keeps the last ``input_size`` rows up to each cutoff, and then also sets
-    the minimum training length. Window ``w`` refits when ``w % refit_every == 0``. Raises
-    :class:`BacktestPlanError` when the series is too short.
+    ``plan.input_size`` None means an expanding window from the first row; an integer keeps the last
+    ``input_size`` rows up to each cutoff, and then also sets the minimum training length. Window ``w`` refits when
+    ``w % plan.refit_every == 0``. Raises :class:`BacktestPlanError` when the series is too short.
     """
-    h, n_windows, step = _check_plan(h, n_windows, step, input_size)
-    refit_every = _check_refit_every(refit_every)
+    h, n_windows, step, input_size = plan.h, plan.n_windows, plan.step, plan.input_size
+    assert step is not None
     values = list(ds_values)
     n = len(values)
-    min_train = input_size if input_size is not None else max(1, min_train)
-    need = required_length(h, n_windows, step, min_train)
+    need = plan.required_length(input_size if input_size is not None else max(1, min_train))
     if n < need:
         raise BacktestPlanError(f"series too short for the plan: {n} periods, need {need}")
     windows = []
     for w in range(n_windows):
         end = n - h - step * (n_windows - 1 - w)  # rows [.., end) are history
         start = 0 if input_size is None else end - input_size
-        windows.append(Window(w, values[end - 1], start, end, tuple(values[end : end + h]), w % refit_every == 0))
+        refit = w % plan.refit_every == 0
+        windows.append(Window(w, values[end - 1], start, end, tuple(values[end : end + h]), refit))
     return windows
 
 
 def backtest(
     df: pl.DataFrame,
     models: Mapping[str, ModelLike],
-    h: int,
-    n_windows: int,
-    step: int | None = None,
+    settings: ForecastSettings,
     *,
-    freq: str,
-    exog: Sequence[str] = (),
     exog_provider: ExogProvider | None = None,
-    input_size: int | None = None,
-    level: Sequence[int] = (80, 95),
-    bounds: Bounds | None = None,
-    fallback: str | None = "seasonal_naive",
-    season_length: int = 7,
-    refit_every: int = 1,
-    quantiles: Sequence[float] | None = None,
-    thresholds: Sequence[float] | None = None,
-    transform: TransformLike | Mapping[str, TransformLike] | None = "none",
 ) -> pl.DataFrame:
-    """Rolling-origin backtest of every model on every series.
+    """Rolling-origin backtest of every model on every series, on the plan ``settings.backtest``.
 
     Returns the columns of :func:`forecast.core.forecast_frame` plus ``cutoff`` (after ``ds``) and ``y`` (the
     truth, after ``model``; null where the target is missing): ``unique_id, ds, cutoff, model, y, mean, lo-*,
-    hi-*, q-*, p_exceed-*, fallback_reason``, sorted by series, cutoff, model (in mapping order) and ds.
-    ``quantiles``, ``thresholds``, ``transform`` and ``bounds`` are those of :func:`forecast.core.forecast_frame`;
-    ``refit_every`` is explained in the module docstring.
+    hi-*, q-*, p_exceed-*, fallback_reason``, sorted by series, cutoff, model (in mapping order) and ds. The future
+    exogenous values of each window come from ``exog_provider`` (default: the last value); ``refit_every`` is
+    explained in the module docstring.
 
     Every series needs ``input_size`` (or, when expanding, ``season_length + 1``, what the seasonal-naive
     fallback needs) periods before its first cutoff plus the test periods; otherwise one
     :class:`BacktestPlanError` lists all the short series.
     """
-    h, n_windows, step = _check_plan(h, n_windows, step, input_size)
-    refit_every = _check_refit_every(refit_every)
-    request = OutputRequest.make(level, quantiles, thresholds)
-    exog = list(exog)
-    check_frame(df, freq, exog, source="backtest input")
+    plan = settings.backtest
+    if plan is None:
+        raise ValueError("backtest: settings.backtest is None; give a BacktestPlan")
+    h, n_windows, step, input_size = plan.h, plan.n_windows, plan.step, plan.input_size
+    assert step is not None
+    exog = list(settings.exog)
+    check_frame(df, settings.freq, exog, source="backtest input")
     provider = exog_provider if exog_provider is not None else LastValueProvider()
-    min_train = input_size if input_size is not None else season_length + 1
-    need = required_length(h, n_windows, step, min_train)
-
+    min_train = input_size if input_size is not None else settings.season_length + 1
+    need = plan.required_length(min_train)
     lengths = df.group_by(ID, maintain_order=True).len()
-    short = lengths.filter(pl.col("len") < need)
-    if short.height:
-        listed = ", ".join(f"{u} ({n})" for u, n in short.iter_rows())
-        raise BacktestPlanError(
-            f"{short.height} series too short for the backtest plan (h={h}, n_windows={n_windows}, step={step}, "
-            f"min training size={min_train}: need {need} periods): {listed}",
-            ids=short.get_column(ID).to_list(),
-        )
+    _check_lengths(lengths, plan, min_train, need)
 
     cols = [ID, DS, Y, *exog]
     indexed = df.select(cols).with_columns(pl.int_range(pl.len()).over(ID).alias(_ROW), pl.len().over(ID).alias(_LEN))
@@ -179,20 +128,8 @@ def backtest(
         test = indexed.filter((pl.col(_ROW) >= end) & (pl.col(_ROW) < end + h)).select(ID, DS, Y)
         cutoffs = train.group_by(ID).agg(pl.col(DS).last().alias(CUTOFF))
         future_exog = provider.future(train.select(ID, DS, *exog), test.select(ID, DS), exog) if exog else None
-        fc = forecast_frame_stateful(
-            train,
-            models,
-            h,
-            freq=freq,
-            exog=exog,
-            future_exog=future_exog,
-            request=request,
-            bounds=bounds,
-            fallback=fallback,
-            season_length=season_length,
-            transform=transform,
-            state=state,
-            refit=w % refit_every == 0,
+        fc = forecast_frame_with_state(
+            train, models, h, settings, future_exog=future_exog, state=state, refit=w % plan.refit_every == 0
         )
         fc = fc.join(cutoffs, on=ID, how="left", maintain_order="left").join(
             test, on=[ID, DS], how="left", maintain_order="left"
@@ -208,3 +145,14 @@ def backtest(
         .sort("_s", CUTOFF, maintain_order=True)
         .drop("_s")
     )
+
+
+def _check_lengths(lengths: pl.DataFrame, plan: BacktestPlan, min_train: int, need: int) -> None:
+    short = lengths.filter(pl.col("len") < need)
+    if short.height:
+        listed = ", ".join(f"{u} ({n})" for u, n in short.iter_rows())
+        raise BacktestPlanError(
+            f"{short.height} series too short for the backtest plan (h={plan.h}, n_windows={plan.n_windows}, "
+            f"step={plan.step}, min training size={min_train}: need {need} periods): {listed}",
+            ids=short.get_column(ID).to_list(),
+        )

@@ -2,8 +2,8 @@
 
 Method
     The *scores* are the absolute residuals ``s = |T(y) − T(mean)|`` of a backtest (``T`` the target transform of
-    :mod:`forecast.bounds`, identity by default), grouped by model and horizon step ``h`` (the position of the row
-    in its forecast: 1 for the first period after the cutoff) and pooled across windows and series. For a central
+    :mod:`forecast.output.bounds`, identity by default), grouped by model and horizon step ``h`` (the position of the
+    row in its forecast: 1 for the first period after the cutoff) and pooled across windows and series. For a central
     ``level`` % interval, α = 1 − level/100 and the half-width at step h is the ``k``-th smallest of the ``n``
     scores of that step with ``k = ⌈(n + 1)(1 − α)⌉`` (the finite-sample split-conformal quantile): if the new
     residual is exchangeable with the calibration ones, ``P(|T(y) − T(mean)| ≤ q) ≥ 1 − α``. When ``k > n``
@@ -14,7 +14,7 @@ Method
 Quantiles and exceedance
     The same symmetric distribution gives the quantile columns (``q < 0.5`` is the lower bound of the
     ``100·(1 − 2q)`` % conformal interval, the median is ``mean``) and P(y > c) (see
-    :func:`forecast.exceedance.empirical_exceedance`), so ``p_exceed`` at ``hi-80`` is about 0.1.
+    :func:`forecast.output.exceedance.empirical_exceedance`), so ``p_exceed`` at ``hi-80`` is about 0.1.
 
 Validity needs the calibration windows to resemble the forecast ones (same model, horizon, season mix): calibrate on
 a backtest of the model as it will be used, over a span covering the seasons (a year for outage hours).
@@ -30,10 +30,17 @@ import numpy as np
 import polars as pl
 
 from features.contract import CUTOFF, DS, ID, MEAN, MODEL, SCENARIO, Bounds, Y, hi_col, lo_col
-from forecast.bounds import TransformLike, make_transform
-from forecast.exceedance import empirical_exceedance
-from forecast.models.base import check_levels
-from forecast.quantiles import INTERVAL_NOTE, check_quantiles, check_thresholds, p_exceed_col, q_col, quantile_level
+from forecast.output.bounds import TransformLike, make_transform
+from forecast.output.exceedance import empirical_exceedance
+from forecast.output.quantiles import (
+    INTERVAL_NOTE,
+    check_quantiles,
+    check_thresholds,
+    p_exceed_col,
+    q_col,
+    quantile_level,
+)
+from forecast.output.request import check_levels
 
 STEP = "step"
 SCORE = "score"
@@ -96,6 +103,9 @@ def conformal_intervals(
     scores. Existing ``lo-*``, ``hi-*``, ``q-*`` and ``p_exceed-*`` columns (and ``interval_note``, which no
     longer applies) are dropped; the conformal ``lo-<l>``, ``hi-<l>``, ``q-<q>`` and ``p_exceed-<c>`` columns
     follow ``mean``. Rows with a null ``mean`` get null values.
+
+    Kept in one piece on purpose: the per-step quantiles, the join onto the forecast rows and the
+    back-transform of every column are one computation over the same keys.
     """
     levels = check_levels(level)
     qs = check_quantiles(quantiles)

@@ -19,6 +19,10 @@ import polars as pl
 
 from features.contract import DS, ID
 
+DEFAULT_SCENARIO = "last_value"
+"""The scenario of a forecast whose future inputs are carried forward (each column's provider; named what-if
+scenarios arrive with DESIGN §6)."""
+
 
 @runtime_checkable
 class ExogProvider(Protocol):
@@ -118,7 +122,7 @@ class ClimatologyProvider:
         return out.select(ID, DS, *[pl.coalesce(pl.col(c), last.get_column(c)).alias(c) for c in cols])
 
 
-PROVIDERS: dict[str, type] = {"last_value": LastValueProvider, "climatology": ClimatologyProvider}
+PROVIDERS: dict[str, type] = {DEFAULT_SCENARIO: LastValueProvider, "climatology": ClimatologyProvider}
 """Providers selectable by name in a spec (the oracle is not among them: it needs ``oracle_exog = true``)."""
 
 
@@ -129,7 +133,9 @@ class ColumnProvider:
     ``default``. Each provider is called once with all of its columns.
     """
 
-    def __init__(self, mapping: Mapping[str, str | ExogProvider], default: str | ExogProvider = "last_value") -> None:
+    def __init__(
+        self, mapping: Mapping[str, str | ExogProvider], default: str | ExogProvider = DEFAULT_SCENARIO
+    ) -> None:
         self.mapping = {c: _resolve(p, f"exog_providers.{c}") for c, p in mapping.items()}
         self.default = _resolve(default, "exog_providers default")
 
@@ -162,7 +168,7 @@ def make_provider(
     *,
     oracle_exog: bool = False,
     full: pl.DataFrame | None = None,
-    default: str = "last_value",
+    default: str = DEFAULT_SCENARIO,
 ) -> ExogProvider:
     """The provider a spec asks for: a name, a per-column mapping, or (``oracle_exog=True``) the oracle on ``full``.
 

@@ -39,7 +39,7 @@ import numpy as np
 import polars as pl
 
 from features.contract import CUTOFF, DS, ID, MEAN, MODEL, Y, hi_col, lo_col
-from forecast.quantiles import exceed_columns, interval_levels, quantile_columns
+from forecast.output.quantiles import exceed_columns, interval_levels, quantile_columns
 
 STEP = "step"
 _E, _AE, _SE, _SC, _SCALE, _M = "_e", "_ae", "_se", "_sc", "_scale", "_m"

@@ -18,8 +18,9 @@ from mlflow.tracking import MlflowClient
 from experiments.inputs.spec import load_spec
 from experiments.jobs.run import run_job
 from experiments.tracking.client import MAX_ENTITIES, MAX_METRICS, MAX_PARAMS, MAX_TAGS, Tracker, TrackingError, batches
-from experiments.tracking.job_log import LOGGED_ARTIFACTS_TAG, logged_model_id
+from experiments.tracking.job_log import logged_model_id
 from experiments.tracking.plots import Charts, FanChart, HorizonChart, start_rendering
+from experiments.tracking.tags import LOGGED_ARTIFACTS as LOGGED_ARTIFACTS_TAG
 
 
 @pytest.mark.parametrize(("n_params", "n_tags", "n_metrics"), [(0, 0, 0), (3, 2, 40), (250, 130, 2500), (0, 0, 3001)])

@@ -15,25 +15,13 @@ from pathlib import Path
 
 import polars as pl
 
-from experiments.inputs.spec import (
-    AlertsSource,
-    ExperimentSpec,
-    M4Source,
-    MarketSource,
-    OutageScheduleSource,
-    SourceSpec,
-    SpecError,
-    StrikeReportsSource,
-    TableSource,
-    WeatherDailySource,
-)
-from features.contract import DS, ID, ROW, Y
+from experiments.inputs.sources import StrikeReportsSource, read_source
+from experiments.inputs.spec import ExperimentSpec, SpecError
+from features.contract import DAILY, DS, ID, ROW, Y
 from features.errors import DataError
 from features.indicators import IndicatorSpec, add_indicators, validate_indicator_specs
-from features.ingest import sources
 from features.ingest.align import attach, check_coverage
 from features.ingest.events import complete_days
-from features.ingest.table import read_table
 from features.ingest.validate import GapReport, gap_report, regularize, validate_long
 
 
@@ -64,49 +52,6 @@ def file_digest(path: str | Path) -> str:
     return h.hexdigest()
 
 
-def source_files(src: SourceSpec) -> list[Path]:
-    """The files a source reads."""
-    if isinstance(src, StrikeReportsSource):
-        return [src.path, src.weapons]
-    if isinstance(src, M4Source) and src.test is not None:
-        return [src.path, src.test]
-    return [src.path]
-
-
-def read_source(src: SourceSpec, freq: str) -> pl.DataFrame:
-    """Read one source into a canonical long frame with its reader."""
-    if isinstance(src, TableSource):
-        return read_table(
-            src.path,
-            freq=freq,
-            columns=src.columns,
-            values=src.values,
-            series_id=src.series_id,
-            fmt=src.format,
-            date_format=src.date_format,
-        )
-    if isinstance(src, StrikeReportsSource):
-        return sources.read_strike_reports(src.path, src.weapons)
-    if isinstance(src, AlertsSource):
-        return sources.read_alerts(src.path, max_duration_hours=src.max_duration_hours)
-    if isinstance(src, OutageScheduleSource):
-        if src.reader == "outage_schedule_json":
-            hourly = sources.read_outage_schedule_json(src.path, region=src.region)
-        else:
-            hourly = sources.read_outage_schedule_hourly(src.path, region=src.region)
-        return sources.daily_hours_off(hourly) if freq == "1d" else hourly
-    if isinstance(src, WeatherDailySource):
-        if src.reader == "kyiv_temperature":
-            return sources.read_kyiv_temperature(src.path)
-        return sources.read_openmeteo_daily(src.path)
-    if isinstance(src, MarketSource):
-        hourly = sources.read_dam(src.path)
-        return sources.dam_daily(hourly) if src.reader == "dam_daily" else hourly
-    if isinstance(src, M4Source):
-        return sources.read_m4(src.path, src.test, freq=freq)
-    raise TypeError(f"no reader for {type(src).__name__}")  # pragma: no cover - the spec's union is closed
-
-
 def collapse(frame: pl.DataFrame, how: str | None) -> pl.DataFrame:
     """Sum or average every series into one called ``all`` (a period's value is null only if all series are)."""
     if how is None:
@@ -124,7 +69,7 @@ def window(frame: pl.DataFrame, spec: ExperimentSpec) -> pl.DataFrame:
     if spec.start is not None:
         frame = frame.filter(pl.col(DS) >= pl.lit(spec.start).cast(frame.schema[DS]))
     if spec.end is not None:
-        end = spec.end if spec.freq == "1d" else datetime.combine(spec.end, datetime.max.time(), tzinfo=UTC)
+        end = spec.end if spec.freq == DAILY else datetime.combine(spec.end, datetime.max.time(), tzinfo=UTC)
         frame = frame.filter(pl.col(DS) <= pl.lit(end).cast(frame.schema[DS]))
     return frame
 
@@ -159,7 +104,7 @@ def load_target(spec: ExperimentSpec, raw: pl.DataFrame) -> tuple[pl.DataFrame, 
     # every series runs to the as-of date: a series whose last periods are missing gets null rows there (and is
     # forecast from the same origin as the others), never a forecast that starts early
     # (hourly series keep their own ends: M4-style collections end at different instants)
-    return regularize(frame, spec.freq, end=as_of if spec.freq == "1d" else None), as_of
+    return regularize(frame, spec.freq, end=as_of if spec.freq == DAILY else None), as_of
 
 
 def referenced_columns(indicators: list[IndicatorSpec]) -> set[str]:
@@ -188,9 +133,8 @@ def _history_grid(
     span = pl.DataFrame({ID: target[ID].unique().sort()}).with_columns(
         pl.lit(min(starts)).cast(target.schema[DS]).alias("__s"), pl.lit(end).cast(target.schema[DS]).alias("__e")
     )
-    rng = pl.date_ranges if freq == "1d" else pl.datetime_ranges
-    step = "1d" if freq == "1d" else "1h"
-    return span.select(ID, rng("__s", "__e", interval=step).alias(DS)).explode(DS)
+    rng = pl.date_ranges if freq == DAILY else pl.datetime_ranges
+    return span.select(ID, rng("__s", "__e", interval=freq).alias(DS)).explode(DS)
 
 
 def load_dataset(spec: ExperimentSpec) -> Dataset:
@@ -205,7 +149,7 @@ def load_dataset(spec: ExperimentSpec) -> Dataset:
     digests: dict[str, str] = {}
     for name, src in spec.sources.items():
         raws[name] = window(collapse(read_source(src, spec.freq), src.collapse), spec)
-        for f in source_files(src):
+        for f in src.files():
             digests[f"{name}:{Path(f).name}"] = file_digest(f)
     indicators = validate_indicator_specs(spec.features)
     target, as_of = load_target(spec, raws[spec.target.source])
@@ -229,7 +173,7 @@ def load_dataset(spec: ExperimentSpec) -> Dataset:
             frame = raws[name].select(ID, DS, *cols).filter(pl.col(DS) <= pl.lit(as_of))
             used[name] = regularize(frame, spec.freq)  # indicators count periods: missing periods become nulls
             origin.update({c: src.path for c in cols})
-    end = as_of if spec.freq == "1d" else target[DS].max()
+    end = as_of if spec.freq == DAILY else target[DS].max()
     history = _history_grid(target, used, spec.freq, end)
     for name, frame in used.items():
         src = spec.sources[name]

@@ -10,13 +10,17 @@ from __future__ import annotations
 import hashlib
 import json
 import tomllib
+from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator, model_validator
 
+from experiments.inputs.sources import SOURCE_CLASS_TAGS, SourceSpec
 from features.contract import DAILY, HOURLY, Bounds
+
+TRANSFORMS = ("none", "log1p", "logit")
 
 
 class SpecError(ValueError):
@@ -29,83 +33,6 @@ class SpecError(ValueError):
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class _Source(_Strict):
-    path: Path
-    join: Literal["broadcast", "match"] = "match"
-    id_map: dict[str, str] = Field(default_factory=dict)
-    use: list[str] = Field(default_factory=list)
-    # sum or average every series of the source into one (e.g. alert minutes over all oblasts → national)
-    collapse: Literal["sum", "mean"] | None = None
-
-
-class TableSource(_Source):
-    """A long table with a column mapping: ``columns = {unique_id = "region", ds = "date"}``."""
-
-    reader: Literal["table"]
-    columns: dict[Literal["unique_id", "ds"], str] = Field(default_factory=dict)
-    values: list[str] | dict[str, str]
-    series_id: str | None = None
-    format: Literal["csv", "parquet", "ndjson", "json"] | None = None
-    date_format: str = "%Y-%m-%d"
-
-
-class StrikeReportsSource(_Source):
-    """Air Force attack report lines + weapon lookup → national daily counts."""
-
-    reader: Literal["strike_reports"]
-    weapons: Path
-    # The reports list attacks, so a day without a report inside the span the feed is known to cover is a day
-    # with nothing launched. By default that span is [first report day, last report day]; these widen it
-    # (``complete_through = "as_of"`` for a feed known to be current).
-    complete_from: date | None = None
-    complete_through: date | Literal["as_of"] | None = None
-
-
-class AlertsSource(_Source):
-    """Air-raid alerts per oblast → alert minutes and counts per Kyiv day."""
-
-    reader: Literal["alerts"]
-    max_duration_hours: float | None = Field(default=None, gt=0)
-
-
-class OutageScheduleSource(_Source):
-    """Hourly outage-schedule CSV or raw scraper JSON → hours off per queue per day."""
-
-    reader: Literal["outage_schedule_hourly", "outage_schedule_json"]
-    region: str = "dnipro"
-
-
-class WeatherDailySource(_Source):
-    """Open-Meteo daily per city, or the Kyiv daily temperature file."""
-
-    reader: Literal["openmeteo_daily", "kyiv_temperature"]
-
-
-class MarketSource(_Source):
-    """Day-ahead market hourly price and volume (daily aggregate for daily specs)."""
-
-    reader: Literal["dam", "dam_daily"]
-
-
-class M4Source(_Source):
-    """M4 competition wide CSV (train, optionally test appended on the same synthetic grid)."""
-
-    reader: Literal["m4"]
-    test: Path | None = None
-
-
-SourceSpec = Annotated[
-    TableSource
-    | StrikeReportsSource
-    | AlertsSource
-    | OutageScheduleSource
-    | WeatherDailySource
-    | MarketSource
-    | M4Source,
-    Field(discriminator="reader"),
-]
 
 
 class TargetSpec(_Strict):
@@ -169,6 +96,20 @@ class TrackingSpec(_Strict):
     promote_margin: float = Field(default=0.0, ge=0.0, lt=1.0)  # relative improvement needed to take @champion
 
 
+@dataclass(frozen=True)
+class ModelEntry:
+    """One resolved ``[models.NAME]`` entry of a spec."""
+
+    name: str  # the display name (the output's ``model`` column)
+    kind: str  # the registry name of the class
+    params: dict[str, Any]
+    transform: str
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-friendly form (stored with a logged model)."""
+        return {"name": self.name, "kind": self.kind, "params": self.params, "transform": self.transform}
+
+
 class ExperimentSpec(_Strict):
     name: str = Field(pattern=r"^[A-Za-z0-9_.-]+$")
     description: str = ""
@@ -206,9 +147,7 @@ class ExperimentSpec(_Strict):
             raise ValueError("forecast.conformal needs backtest.h >= forecast.h (residuals per step)")
         if self.start and self.end and self.start >= self.end:
             raise ValueError(f"start ({self.start}) must be before end ({self.end})")
-        if self.freq == HOURLY and any(
-            isinstance(s, StrikeReportsSource | AlertsSource | WeatherDailySource) for s in self.sources.values()
-        ):
+        if self.freq == HOURLY and any(s.daily_only for s in self.sources.values()):
             raise ValueError("daily-only sources (strikes, alerts, daily weather) need freq = '1d'")
         return self
 
@@ -217,31 +156,27 @@ class ExperimentSpec(_Strict):
         """The file the spec was loaded from (for error messages)."""
         return self._path
 
+    def model_entry(self, name: str) -> ModelEntry:
+        """The resolved ``[models.NAME]`` entry: registry kind (``kind``, default NAME), the model's parameters, and
+        the transform it is fitted under (its own ``transform``, else the target's)."""
+        params = dict(self.models[name])
+        kind = params.pop("kind", name)
+        transform = params.pop("transform", None) or self.target.transform
+        return ModelEntry(name, kind, params, transform)
+
+    def model_entries(self) -> list[ModelEntry]:
+        """Every model entry, in spec order."""
+        return [self.model_entry(name) for name in self.models]
+
     @property
     def experiment_name(self) -> str:
         return self.tracking.experiment or f"gridcast-{self.name}"
 
 
-_READERS = frozenset(
-    {
-        "table",
-        "strike_reports",
-        "alerts",
-        "outage_schedule_hourly",
-        "outage_schedule_json",
-        "openmeteo_daily",
-        "kyiv_temperature",
-        "dam",
-        "dam_daily",
-        "m4",
-    }
-)
-
-
 def _key(loc: tuple[Any, ...]) -> str:
     """A dotted key from a pydantic error location, dropping the discriminated-union branch name."""
     parts = [str(p) for p in loc]
-    if len(parts) >= 3 and parts[0] == "sources" and parts[2] in _READERS:
+    if len(parts) >= 3 and parts[0] == "sources" and parts[2] in SOURCE_CLASS_TAGS:
         del parts[2]
     return ".".join(parts) or "(top level)"
 
@@ -270,14 +205,12 @@ def _check_plugins(spec: ExperimentSpec, path: str | Path) -> None:
         validate_indicator_specs(spec.features)
     except IndicatorSpecError as exc:
         raise SpecError(path, exc.key, exc.message) from None
-    for name, params in spec.models.items():
-        params = dict(params)
-        kind = params.pop("kind", name)
-        transform = params.pop("transform", None)
-        if transform not in (None, "none", "log1p", "logit"):
-            raise SpecError(path, f"models.{name}.transform", f"expected none, log1p or logit, got {transform!r}")
+    for entry in spec.model_entries():
+        name, kind = entry.name, entry.kind
+        if entry.transform not in TRANSFORMS:
+            raise SpecError(path, f"models.{name}.transform", f"expected none, log1p or logit, got {entry.transform!r}")
         try:
-            make_model(kind, params)
+            make_model(kind, entry.params)
         except ModelSpecError as exc:
             # the registry names keys after the model class (models.<kind>.<param>); the spec's key is the alias
             key, _, problem = str(exc).replace(f"models.{kind}", f"models.{name}", 1).partition(": ")

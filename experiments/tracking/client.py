@@ -1,6 +1,8 @@
-"""MLflow tracking: one parent run per invocation, one child run per model, batched logging.
+"""The MLflow client wrapper: runs, batched logging within MLflow's request limits, and the tracking URI.
 
-Only this module (and the registry later) talks to MLflow; ``forecast`` never imports it. The URI comes from
+Every call to the tracking store goes through :class:`Tracker` (what a job logs is decided in
+:mod:`~experiments.tracking.job_log`; the pyfunc model and promotion in their own modules of this package);
+``forecast`` never imports MLflow. The URI comes from
 ``MLFLOW_TRACKING_URI``, else the spec's ``tracking.uri``, else ``sqlite:///mlruns.db`` in the working directory.
 Every failure to reach or write the store is raised as :class:`TrackingError` (CLI exit code 3).
 """
@@ -15,6 +17,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
+
+from experiments.tracking import tags as TAG
 
 DEFAULT_URI = "sqlite:///mlruns.db"
 MAX_METRICS = 1000  # MLflow's per-request limits (mlflow.utils.validation)
@@ -171,7 +175,7 @@ class Tracker:
             yield run
         except BaseException as exc:
             try:
-                self.log(run.id, tags={"gridcast.failure": f"{type(exc).__name__}: {exc}"[:5000]})
+                self.log(run.id, tags={TAG.FAILURE: f"{type(exc).__name__}: {exc}"[:5000]})
                 self.end(run.id, "FAILED")
             except TrackingError:
                 pass

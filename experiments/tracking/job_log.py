@@ -32,19 +32,20 @@ from typing import TYPE_CHECKING, Any
 import polars as pl
 
 from experiments.inputs.dataset import Dataset
-from experiments.inputs.spec import ExperimentSpec, spec_hash
+from experiments.inputs.spec import ExperimentSpec, ModelEntry, spec_hash
+from experiments.tracking import tags as TAG
 from experiments.tracking.client import Run, Tracker, TrackingError, flatten, git_commit, resolve_uri
 from features.contract import DS, FALLBACK, ID, MODEL, Y
+from forecast.exog import DEFAULT_SCENARIO
+from forecast.settings import ForecastSettings
 
 if TYPE_CHECKING:
-    from experiments.jobs.run import JobResult
     from experiments.tracking.plots import Chart
 
 COUNT_COLUMNS = {"n", "n_missing_y", "n_missing_forecast", "step"}
 HORIZON_PLOTS = ("mase", "mae")
 PARENT_FILES = ("spec.json", "manifest.json", "leaderboard.csv")
 PER_SERIES_TABLE = "metrics_per_series.json"
-LOGGED_ARTIFACTS_TAG = "mlflow.loggedArtifacts"  # what MlflowClient.log_table sets: the UI shows the file as a table
 
 
 @dataclass
@@ -84,39 +85,59 @@ def metric_columns(frame: pl.DataFrame) -> list[str]:
     return [c for c, t in frame.schema.items() if t.is_numeric() and c not in COUNT_COLUMNS]
 
 
-def track_job(result: JobResult, spec: ExperimentSpec, data: Dataset, out: JobOutputs) -> None:
-    """Log the job; a tracking failure is recorded in ``result.tracking_error`` (outputs are already written)."""
-    uri = resolve_uri(spec.tracking.uri)
-    result.tracking_uri = uri
+@dataclass(frozen=True)
+class JobRef:
+    """Which job is being logged: its kind (backtest or forecast), as-of date and settings."""
+
+    kind: str
+    as_of: str
+    settings: ForecastSettings
+
+
+@dataclass
+class TrackingOutcome:
+    """What logging a job gave: the parent run, the store, the error if it failed, requests made and time spent."""
+
+    uri: str
+    run_id: str | None = None
+    error: str | None = None
+    n_requests: int = 0  # requests made through the tracker (the pyfunc model's own requests not included)
+    seconds: float = 0.0
+
+
+def track_job(job: JobRef, spec: ExperimentSpec, data: Dataset, out: JobOutputs) -> TrackingOutcome:
+    """Log the job; a tracking failure is returned in :attr:`TrackingOutcome.error` (outputs are already written)."""
+    outcome = TrackingOutcome(resolve_uri(spec.tracking.uri))
     started = time.perf_counter()
     try:
-        tracker = Tracker(uri, spec.experiment_name)
+        tracker = Tracker(outcome.uri, spec.experiment_name)
         try:
-            _log_job(tracker, result, spec, data, out)
+            _log_job(tracker, outcome, job, spec, data, out)
         finally:
-            result.n_requests = tracker.n_requests
+            outcome.n_requests = tracker.n_requests
     except TrackingError as exc:
-        result.tracking_error = str(exc)
+        outcome.error = str(exc)
     except Exception as exc:  # an MLflow call outside the batching wrapper (lineage, pyfunc)
-        result.tracking_error = f"{type(exc).__name__}: {exc}"
+        outcome.error = f"{type(exc).__name__}: {exc}"
     finally:
-        result.tracking_s = time.perf_counter() - started
+        outcome.seconds = time.perf_counter() - started
+    return outcome
 
 
-def job_tags(result: JobResult, spec: ExperimentSpec, data: Dataset) -> dict[str, str]:
+def job_tags(job: JobRef, spec: ExperimentSpec, data: Dataset) -> dict[str, str]:
     """The parent run's tags (every child run carries them too)."""
     return {
-        "gridcast.kind": result.kind,
-        "gridcast.spec": spec.name,
-        "gridcast.spec_hash": spec_hash(spec),
-        "gridcast.data_digest": data.digest,
-        "gridcast.as_of": result.as_of,
-        "gridcast.version": version("gridcast"),
-        "gridcast.scenario": "last_value",
-        "gridcast.registered_model": spec.tracking.registered_model or spec.name,
-        "gridcast.promote_margin": str(spec.tracking.promote_margin),
-        "mlflow.source.git.commit": git_commit(),
-        "mlflow.source.name": "gridcast " + " ".join(sys.argv[1:])[:200],
+        TAG.KIND: job.kind,
+        TAG.SPEC: spec.name,
+        TAG.SPEC_HASH: spec_hash(spec),
+        TAG.DATA_DIGEST: data.digest,
+        TAG.AS_OF: job.as_of,
+        TAG.VERSION: version("gridcast"),
+        TAG.SCENARIO: DEFAULT_SCENARIO,
+        TAG.REGISTERED_MODEL: spec.tracking.registered_model or spec.name,
+        TAG.PROMOTE_MARGIN: str(spec.tracking.promote_margin),
+        TAG.SOURCE_GIT_COMMIT: git_commit(),
+        TAG.SOURCE_NAME: "gridcast " + " ".join(sys.argv[1:])[:200],
     }
 
 
@@ -132,11 +153,13 @@ def job_params(spec: ExperimentSpec, data: Dataset) -> dict[str, str]:
         "data.missing_target_periods": str(data.gaps.n_missing),
         "data.season_length": str(spec.season_length),
         "target.transform": spec.target.transform,
-        **{f"exog.provider.{c}": spec.exog_providers.get(c, "last_value") for c in data.exog},
+        **{f"exog.provider.{c}": spec.exog_providers.get(c, DEFAULT_SCENARIO) for c in data.exog},
     }
 
 
-def _log_job(tracker: Tracker, result: JobResult, spec: ExperimentSpec, data: Dataset, out: JobOutputs) -> None:
+def _log_job(
+    tracker: Tracker, outcome: TrackingOutcome, job: JobRef, spec: ExperimentSpec, data: Dataset, out: JobOutputs
+) -> None:
     """Stage every run's artifacts, start drawing the charts beside us, log runs, models and numbers, then wait for
     the charts and upload each run's folder in one call."""
     import mlflow
@@ -144,21 +167,21 @@ def _log_job(tracker: Tracker, result: JobResult, spec: ExperimentSpec, data: Da
     from experiments.tracking.plots import start_rendering
 
     mlflow.set_tracking_uri(tracker.uri)
-    tags, params = job_tags(result, spec, data), job_params(spec, data)
+    tags, params = job_tags(job, spec, data), job_params(spec, data)
     charts: list[Chart] = []
     with tempfile.TemporaryDirectory(prefix="gridcast-tracking-") as scratch:
         root = Path(scratch)
         parent_folder = stage_parent(root / "parent", out, charts)
         staged = [
-            stage_model(root / f"model-{i}", spec, data, out, name, tags, params, charts)
+            stage_model(root / f"model-{i}", job, spec, data, out, name, tags, params, charts)
             for i, name in enumerate(spec.models)
         ]
         with (
             start_rendering(charts) as rendering,
-            tracker.run(f"{result.kind}-{spec.name}-{result.as_of}", tags) as parent,
+            tracker.run(f"{job.kind}-{spec.name}-{job.as_of}", tags) as parent,
             ExitStack() as children,
         ):
-            result.run_id = parent.id
+            outcome.run_id = parent.id
             tracker.log(parent.id, params=params)
             _log_lineage(tracker, parent.id, spec, data)
             runs = [children.enter_context(tracker.run(s.name, s.tags, parent.id)) for s in staged]
@@ -187,6 +210,7 @@ def stage_parent(folder: Path, out: JobOutputs, charts: list[Chart]) -> Path:
 
 def stage_model(
     folder: Path,
+    job: JobRef,
     spec: ExperimentSpec,
     data: Dataset,
     out: JobOutputs,
@@ -197,9 +221,8 @@ def stage_model(
 ) -> StagedRun:
     """One model's child run: its numbers, its Parquet rows and per-series table written below ``folder``, and its
     fan charts added to ``charts``."""
-    from experiments.jobs.run import model_config
-
-    config = model_config(spec, name, data.exog)
+    entry = spec.model_entry(name)
+    config = logged_model_config(job.settings, entry, spec)
     folder.mkdir(parents=True)
     metrics = _metrics(out, name)
     mine = out.rows.filter(pl.col(MODEL) == name)
@@ -216,13 +239,25 @@ def stage_model(
     charts.extend(_fan_charts(spec, data, out, name, folder / "plots"))
     return StagedRun(
         name=name,
-        tags={**tags, "gridcast.model": name, "gridcast.model_kind": config["kind"]},
-        params={**params, **flatten("model", {"name": name, "kind": config["kind"], **config["params"]})},
+        tags={**tags, TAG.MODEL: name, TAG.MODEL_KIND: entry.kind},
+        params={**params, **flatten("model", {"name": name, "kind": entry.kind, **entry.params})},
         metrics=metrics,
         folder=folder,
         model=config if spec.tracking.log_models else None,
         failure=failure,
     )
+
+
+def logged_model_config(settings: ForecastSettings, entry: ModelEntry, spec: ExperimentSpec) -> dict[str, Any]:
+    """Everything a logged model needs to forecast again (see :mod:`~experiments.tracking.pyfunc`): the model
+    entry, the settings under the model's own transform, the forecast horizon and the exogenous providers."""
+    own = settings.replace(transform=entry.transform, backtest=None)
+    return {
+        "model": entry.to_dict(),
+        "settings": own.to_dict(),
+        "h": spec.forecast.h,
+        "exog_providers": dict(spec.exog_providers),
+    }
 
 
 def log_staged(tracker: Tracker, run: Run, staged: StagedRun, history: pl.DataFrame) -> None:
@@ -237,12 +272,12 @@ def log_staged(tracker: Tracker, run: Run, staged: StagedRun, history: pl.DataFr
         from experiments.tracking.pyfunc import log_forecaster
 
         model_uri = log_forecaster(run.id, staged.model, history, params=staged.params)
-        tags["gridcast.model_uri"] = model_uri
+        tags[TAG.MODEL_URI] = model_uri
         model_id = logged_model_id(model_uri)
     if (staged.folder / PER_SERIES_TABLE).exists():
-        tags[LOGGED_ARTIFACTS_TAG] = json.dumps([{"path": PER_SERIES_TABLE, "type": "table"}])
+        tags[TAG.LOGGED_ARTIFACTS] = json.dumps([{"path": PER_SERIES_TABLE, "type": "table"}])
     if staged.failure is not None:
-        tags["gridcast.failure"] = staged.failure
+        tags[TAG.FAILURE] = staged.failure
         run.status = "FAILED"
     tracker.log(run.id, params=staged.params, metrics=staged.metrics, tags=tags, model_id=model_id)
 

@@ -35,6 +35,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.dates import AutoDateLocator, ConciseDateFormatter
 from matplotlib.figure import Figure
 
+from experiments.atomic import atomic_file, partial_path
 from features.contract import DS, ID, MEAN, MODEL, Y, hi_col, lo_col
 
 HISTORY_PERIODS = 90
@@ -220,12 +221,8 @@ def render(charts: Sequence[Chart], *, until_drawn: bool = False) -> None:
 def _draw_atomically(drawer: Charts, chart: Chart) -> None:
     """Draw into a hidden per-process file, then rename it over ``chart.path``: the file is either absent or whole,
     whichever of the two processes drawing from both ends gets there, and whenever the child is stopped."""
-    partial = chart.path.with_name(f".{chart.path.name}.{os.getpid()}.part")
-    try:
+    with atomic_file(chart.path) as partial:
         drawer.draw(replace(chart, path=partial))
-        os.replace(partial, chart.path)
-    finally:
-        partial.unlink(missing_ok=True)
 
 
 class Rendering:
@@ -257,7 +254,7 @@ class Rendering:
                     return
                 self.stop()
                 for chart in self.charts:  # a chart it was drawing when stopped leaves a hidden partial file
-                    chart.path.with_name(f".{chart.path.name}.{child}.part").unlink(missing_ok=True)
+                    partial_path(chart.path, child).unlink(missing_ok=True)
                 return
         self.wait(timeout)
 

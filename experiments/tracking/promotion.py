@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 import polars as pl
 
+from experiments.tracking import tags as TAG
 from experiments.tracking.client import TrackingError
 
 CHAMPION = "champion"
@@ -73,7 +74,7 @@ def leaderboard(uri: str, experiment: str, metric: str = "mase", *, latest_only:
     rows = []
     for run in children:
         row = {
-            "model": run.data.tags.get("gridcast.model", run.info.run_name),
+            "model": run.data.tags.get(TAG.MODEL, run.info.run_name),
             "status": run.info.status,
             "run_id": run.info.run_id,
         }
@@ -108,8 +109,8 @@ def promote(
     if not runs:
         raise TrackingError(f"no finished model run with metric {metric!r} in experiment {experiment!r}")
     best = runs[0]
-    name = name or best.data.tags.get("gridcast.registered_model") or experiment
-    margin = float(best.data.tags.get("gridcast.promote_margin", 0.0)) if margin is None else margin
+    name = name or best.data.tags.get(TAG.REGISTERED_MODEL) or experiment
+    margin = float(best.data.tags.get(TAG.PROMOTE_MARGIN, 0.0)) if margin is None else margin
     value = float(best.data.metrics[metric])
     current = _champion(client, name)
     if current is not None and current.run_id == best.info.run_id:  # nothing new: keep the registry as it is
@@ -120,10 +121,10 @@ def promote(
     alias = CHAMPION if better else CHALLENGER
     client.set_registered_model_alias(name, alias, version)
     for key, val in {
-        "gridcast.decision": alias,
+        TAG.DECISION: alias,
         f"gridcast.{metric}": f"{value:.6g}",
-        "gridcast.champion_before": "none" if champion_value is None else f"{champion_value:.6g}",
-        "gridcast.margin": str(margin),
+        TAG.CHAMPION_BEFORE: "none" if champion_value is None else f"{champion_value:.6g}",
+        TAG.MARGIN: str(margin),
     }.items():
         client.set_model_version_tag(name, version, key, val)
     return Promotion(name, version, alias, metric, value, champion_value, margin, best.info.run_id)
@@ -135,7 +136,7 @@ def _register(uri: str, name: str, run) -> str:
 
     mlflow.set_tracking_uri(uri)
     mlflow.set_registry_uri(uri)
-    model_uri = run.data.tags.get("gridcast.model_uri")
+    model_uri = run.data.tags.get(TAG.MODEL_URI)
     if model_uri is None:
         raise TrackingError(f"run {run.info.run_id} has no logged model (tracking.log_models = false?)")
     return str(mlflow.register_model(model_uri, name).version)

@@ -1,9 +1,10 @@
 """A fitted gridcast forecaster as an MLflow pyfunc model.
 
-The logged model carries what a forecast needs: the model's name, kind and parameters, the target's bounds and
-the training frame (``unique_id, ds, y`` and the exogenous columns, as Parquet). ``predict`` takes a *future
-frame* (``unique_id``, ``ds`` and, optionally, the exogenous columns for those periods) plus params ``h``,
-``level`` and ``scenario``, and returns the forecast frame. It re-fits on the stored history — fits are
+The logged model carries what a forecast needs: the model entry (name, kind, parameters, transform), the
+:class:`~forecast.settings.ForecastSettings` under that transform, and the training frame (``unique_id, ds, y``
+and the exogenous columns, as Parquet). ``predict`` takes a *future frame* (``unique_id``, ``ds`` and, optionally,
+the exogenous columns for those periods) plus params ``h``, ``level`` and ``scenario``, and returns the forecast
+frame. It re-fits on the stored history — fits are
 deterministic, so a model loaded from the registry gives the numbers the job computed in-process.
 """
 
@@ -21,12 +22,13 @@ import polars as pl
 from mlflow.models import ModelSignature
 from mlflow.types.schema import ColSpec, ParamSchema, ParamSpec, Schema
 
-from features.contract import DS, ID, Bounds
+from features.contract import DS, ID, SCENARIO
 from forecast.core import forecast_frame, future_grid
-from forecast.exog import make_provider
+from forecast.exog import DEFAULT_SCENARIO, make_provider
 from forecast.models.registry import model_factory
+from forecast.settings import ForecastSettings
 
-SCENARIOS = ("last_value",)  # named scenarios arrive with DESIGN §6
+SCENARIOS = (DEFAULT_SCENARIO,)  # named scenarios arrive with DESIGN §6
 
 
 class GridcastModel(mlflow.pyfunc.PythonModel):
@@ -42,38 +44,28 @@ class GridcastModel(mlflow.pyfunc.PythonModel):
 
 def forecast_with(config: dict[str, Any], history: pl.DataFrame, future: pl.DataFrame, params: dict[str, Any]):
     """The forecast a logged model gives for ``future`` (rows name the series and periods) and ``params``."""
+    settings = ForecastSettings.from_dict(config["settings"])
+    entry = config["model"]
     h = int(params.get("h") or config["h"])
-    level = [int(v) for v in (params.get("level") or config["level"])]
-    scenario = params.get("scenario") or "last_value"
+    if params.get("level"):
+        settings = settings.replace(levels=tuple(int(v) for v in params["level"]))
+    scenario = params.get("scenario") or DEFAULT_SCENARIO
     if scenario not in SCENARIOS:
         raise ValueError(f"scenario {scenario!r} unknown; available: {', '.join(SCENARIOS)}")
-    exog = list(config["exog"])
+    exog = list(settings.exog)
     if future.height and ID in future.columns:
         history = history.filter(pl.col(ID).is_in(future[ID].unique().to_list()))
-    grid = future_grid(history, h, config["freq"])
+    grid = future_grid(history, h, settings.freq)
     supplied = [c for c in exog if c in future.columns]
     if exog and len(supplied) == len(exog) and future.height:
         fut = future.select(ID, pl.col(DS).cast(history.schema[DS]), *exog)
         future_exog = grid.join(fut, on=[ID, DS], how="left")
     else:
         future_exog = make_provider(config.get("exog_providers") or {}).future(history, grid, exog)
-    lo, hi = config["bounds"]
-    model = model_factory(config["kind"], config["params"])
-    return forecast_frame(
-        history,
-        {config["name"]: model},
-        h,
-        freq=config["freq"],
-        exog=exog,
-        future_exog=future_exog,
-        level=level,
-        bounds=Bounds(lo, hi),
-        fallback=config["fallback"],
-        season_length=config["season_length"],
-        transform=config.get("transform") or "none",  # the model's own transform, as in the job
-        quantiles=config.get("quantiles") or None,
-        thresholds=config.get("thresholds") or None,
-    ).with_columns(pl.lit(scenario).alias("scenario"))
+    model = model_factory(entry["kind"], entry["params"])
+    return forecast_frame(history, {entry["name"]: model}, h, settings, future_exog=future_exog).with_columns(
+        pl.lit(scenario).alias(SCENARIO)
+    )
 
 
 def signature(exog: list[str], h: int, level: list[int]) -> ModelSignature:
@@ -83,7 +75,7 @@ def signature(exog: list[str], h: int, level: list[int]) -> ModelSignature:
         [
             ParamSpec("h", "long", h),
             ParamSpec("level", "long", level, shape=(-1,)),
-            ParamSpec("scenario", "string", "last_value"),
+            ParamSpec("scenario", "string", DEFAULT_SCENARIO),
         ]
     )
     return ModelSignature(inputs=Schema(cols), params=params)
@@ -103,7 +95,7 @@ def log_forecaster(
                 name="model",
                 python_model=GridcastModel(),
                 artifacts={"config": str(cfg), "history": str(hist)},
-                signature=signature(config["exog"], config["h"], config["level"]),
+                signature=signature(config["settings"]["exog"], config["h"], config["settings"]["levels"]),
                 params=params,
                 # explicit requirements: inferring them imports and inspects the whole environment (slow)
                 pip_requirements=[

@@ -143,6 +143,9 @@ def to_datetime_utc(
     Timestamps with an offset (``+00:00``, ``Z``) are converted to UTC. Naive timestamps are read as wall time in
     ``naive_tz`` (e.g. ``"UTC"`` or ``"Europe/Kyiv"``; DST gaps are errors, repeated hours take the earlier
     instant); with ``naive_tz=None`` they are an error. A column that mixes naive and aware values is an error.
+
+    Kept in one piece on purpose: the mixed-format parse, the local-time conversion and the row-reporting of
+    each failure share the same intermediate columns, and the order of the attempts is the rule.
     """
     out = out or column
     dtype = frame.schema[column]

@@ -16,11 +16,9 @@ from pathlib import Path
 
 import polars as pl
 
-from features.contract import DAILY, DS, HOURLY, ID, ROW, UTC, Bounds
+from features.contract import DAILY, DS, HOURLY, ID, ROW, UTC, Bounds, freq_step
 from features.errors import DataError
 from features.ingest.parse import fail_where, require_columns
-
-STEP = {DAILY: timedelta(days=1), HOURLY: timedelta(hours=1)}
 
 
 @dataclass(frozen=True)
@@ -51,11 +49,8 @@ class GapReport:
 
 
 def check_frequency(freq: str) -> timedelta:
-    """The step of a supported frequency string."""
-    try:
-        return STEP[freq]
-    except KeyError:
-        raise ValueError(f"unsupported frequency {freq!r}; expected one of {', '.join(STEP)}") from None
+    """The step of a supported frequency string (:func:`features.contract.freq_step`)."""
+    return freq_step(freq)
 
 
 def validate_long(
@@ -72,6 +67,9 @@ def validate_long(
     Raises DataError for: missing columns, a wrong ``ds`` type for ``freq``, null ids or dates, duplicate
     (unique_id, ds), rows after ``as_of``, steps that are not whole multiples of ``freq`` (mixed frequencies),
     non-numeric value columns and values outside ``bounds``.
+
+    Kept in one piece on purpose: it is the contract read top to bottom, one check after another, each raising
+    with its own message, so the order of the checks is visible in one place.
     """
     step = check_frequency(freq)
     values = list(values)

@@ -2,7 +2,8 @@
 
 Each model takes its parameters as keyword arguments validated by a frozen pydantic config
 (``extra="forbid"``), so a typo in a spec is an error, not a silently ignored key. The models live in small
-modules by family; this module gathers them (``from forecast.models import SeasonalNaive, Sarimax`` works):
+modules by family; this package gathers them (``from forecast.models import SeasonalNaive, Sarimax`` works), with
+the interface in :mod:`~forecast.models.base` and names → classes in :mod:`~forecast.models.registry`:
 
 * :mod:`forecast.models.baselines`: Naive, SeasonalNaive, Drift, HistoricAverage, WindowAverage, Naive2 (M4);
 * :mod:`forecast.models.smoothing`: Ets (statsmodels ETSModel, AICc selection), Theta (M4 deseasonalisation);
@@ -19,6 +20,7 @@ from forecast.models.common import ModelSpec, m4_deseasonalize, seasonality_test
 from forecast.models.ensemble import Ensemble
 from forecast.models.mstl import Mstl
 from forecast.models.prophet import Prophet
+from forecast.models.registry import ModelSpecError, available_models, make_model, model_factory, register_model
 from forecast.models.smoothing import Ets, Theta
 from forecast.models.statespace import Sarimax, UnobservedComponents
 
@@ -28,6 +30,7 @@ __all__ = [
     "Ets",
     "HistoricAverage",
     "ModelSpec",
+    "ModelSpecError",
     "Mstl",
     "Naive",
     "Naive2",
@@ -37,6 +40,10 @@ __all__ = [
     "Theta",
     "UnobservedComponents",
     "WindowAverage",
+    "available_models",
     "m4_deseasonalize",
+    "make_model",
+    "model_factory",
+    "register_model",
     "seasonality_test",
 ]

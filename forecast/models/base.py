@@ -25,7 +25,7 @@ Output
     with ``lower <= mean <= upper``; anything else raises :class:`ForecastError` so the caller can fall back.
     With ``quantiles=(0.1, 0.5, 0.9)`` it also fills :attr:`Prediction.quantiles`, read off the model's central
     intervals (``q`` is the bound of the ``100·|1 − 2q|`` % interval, the median is ``mean``; see
-    :mod:`forecast.quantiles`); models implement only intervals.
+    :mod:`forecast.output.quantiles`); models implement only intervals.
 
 Updating without refitting
     :meth:`update` conditions a fitted model on a longer (or shifted) history, keeping the estimated parameters
@@ -39,13 +39,13 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from statistics import NormalDist
 from typing import Any, ClassVar, Self
 
 import numpy as np
 from pydantic import BaseModel
 
-from forecast.quantiles import check_quantiles, levels_for_quantiles, quantiles_from_intervals
+from forecast.output.quantiles import check_quantiles, levels_for_quantiles, normal_quantile, quantiles_from_intervals
+from forecast.output.request import check_levels
 
 DEFAULT_LEVELS: tuple[int, ...] = (80, 95)
 
@@ -93,25 +93,6 @@ class Prediction:
     def levels(self) -> tuple[int, ...]:
         """The interval levels present, ascending."""
         return tuple(sorted(self.lower))
-
-
-def normal_quantile(level: float) -> float:
-    """The two-sided standard-normal multiplier of a central ``level`` % interval (80 → 1.2816)."""
-    return NormalDist().inv_cdf(0.5 + level / 200.0)
-
-
-def check_levels(level: Sequence[int]) -> tuple[int, ...]:
-    """Validate interval levels: integers strictly between 0 and 100, returned sorted and unique."""
-    if isinstance(level, int | float):
-        level = (level,)
-    out = []
-    for lv in level:
-        if isinstance(lv, bool) or not isinstance(lv, int | np.integer):
-            raise ValueError(f"level: expected integers in (0, 100), got {lv!r}")
-        if not 0 < lv < 100:
-            raise ValueError(f"level: {lv} is outside (0, 100)")
-        out.append(int(lv))
-    return tuple(sorted(set(out)))
 
 
 def check_h(h: int) -> int:
@@ -186,6 +167,9 @@ class Forecaster(ABC):
     name: ClassVar[str] = "forecaster"
     tags: ClassVar[Mapping[str, bool]] = DEFAULT_TAGS
     config_cls: ClassVar[type[BaseModel]]
+    nested: ClassVar[tuple[str, ...]] = ()
+    """Config fields holding other models (an ensemble's ``members``, MSTL's ``remainder``): the registry builds
+    them from ``{name, params}`` specs before the model is made."""
 
     def __init__(self, **params: Any) -> None:
         self.config = self.config_cls(**params)
@@ -219,7 +203,8 @@ class Forecaster(ABC):
 
     def clone(self) -> Self:
         """A fresh, unfitted model with the same parameters."""
-        return type(self)(**self.config.model_dump())
+        params = {k: _fresh(getattr(self.config, k)) for k in type(self.config).model_fields}
+        return type(self)(**params)
 
     @property
     def is_fitted(self) -> bool:
@@ -334,6 +319,15 @@ class Forecaster(ABC):
         """Re-condition on a new history; override to keep parameters (the default refits with ``_fit``)."""
         self.fit_warnings_ = []
         self._fit(y, X)
+
+
+def _fresh(value: Any) -> Any:
+    """A config value for a clone: nested models cloned (unfitted), everything else as is."""
+    if isinstance(value, Forecaster):
+        return value.clone()
+    if isinstance(value, list) and any(isinstance(v, Forecaster) for v in value):
+        return [v.clone() if isinstance(v, Forecaster) else v for v in value]
+    return value
 
 
 def _check_prediction(pred: Prediction, h: int, levels: tuple[int, ...], name: str) -> Prediction:

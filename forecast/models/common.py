@@ -8,13 +8,15 @@ The seasonality test and the classical multiplicative decomposition follow the M
 from __future__ import annotations
 
 import warnings
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any
+from typing import Annotated, Any
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field, StrictStr
+from pydantic import BaseModel, ConfigDict, Field, PlainSerializer, PlainValidator, StrictStr
+
+from forecast.models.base import Forecaster
 
 CONFIG = ConfigDict(extra="forbid", frozen=True)
 """Model configs are frozen and refuse unknown keys (a typo in a spec is an error)."""
@@ -24,27 +26,31 @@ M4_TCRIT = 1.645
 
 
 class ModelSpec(BaseModel):
-    """A nested model given by its registry name and parameters (ensemble members, MSTL's remainder model)."""
+    """A nested model given by its registry name and parameters (ensemble members, MSTL's remainder model), as
+    written in a spec; :func:`forecast.models.registry.make_model` builds it before the composite is made."""
 
     model_config = CONFIG
     name: StrictStr
     params: dict[str, Any] = Field(default_factory=dict)
 
 
-def build_spec(spec: ModelSpec, prefix: str) -> Any:
-    """Build the model of ``spec``; a bad spec raises :class:`ValueError` whose message starts with ``prefix``."""
-    from forecast.models.registry import ModelSpecError, make_model  # the registry imports the models: import late
-
-    try:
-        return make_model(spec.name, spec.params, prefix=prefix)
-    except ModelSpecError as exc:
-        raise ValueError(str(exc)) from None
+def _member_spec(model: Forecaster) -> dict[str, Any]:
+    return {"name": model.name, "params": model.get_params()}
 
 
-def check_specs(specs: Mapping[str, ModelSpec]) -> None:
-    """Validate nested model specs now, so a config error names ``<field>.<name>.<key>`` at load time."""
-    for prefix, spec in specs.items():
-        build_spec(spec, prefix)
+def _is_model(value: Any) -> Forecaster:
+    if not isinstance(value, Forecaster):
+        raise ValueError(
+            f"expected a built model, got {type(value).__name__}; build nested specs with forecast.models.make_model"
+        )
+    return value
+
+
+Member = Annotated[Forecaster, PlainValidator(_is_model), PlainSerializer(_member_spec, return_type=dict)]
+"""A built model inside a composite's config (serialised as ``{name, params}``, the form a spec writes)."""
+
+COMPOSITE_CONFIG = ConfigDict(extra="forbid", frozen=True, arbitrary_types_allowed=True)
+"""The config of a model holding other models (:data:`Member` fields)."""
 
 
 def messages(caught: list[warnings.WarningMessage]) -> list[str]:

@@ -1,27 +1,23 @@
-"""Ensembles: the mean or median of member models given by registry name and parameters."""
+"""Ensembles: the mean or median of built member models (the registry builds them from `{name, params}` specs)."""
 
 from __future__ import annotations
 
 from typing import ClassVar, Literal
 
 import numpy as np
-from pydantic import BaseModel, Field, model_validator
+from pydantic import BaseModel, Field
 
 from forecast.models.base import Forecaster, ForecastError, Prediction
-from forecast.models.common import CONFIG, ModelSpec, build_spec, check_specs
+from forecast.models.common import COMPOSITE_CONFIG, Member
 
 
 class EnsembleConfig(BaseModel):
-    """Parameters of :class:`Ensemble`: ``members`` (each ``{name, params}``) and ``combine``."""
+    """Parameters of :class:`Ensemble`: ``members`` (built models; a spec's ``{name, params}`` entries are built
+    by the registry) and ``combine``."""
 
-    model_config = CONFIG
-    members: list[ModelSpec] = Field(min_length=2)
+    model_config = COMPOSITE_CONFIG
+    members: list[Member] = Field(min_length=2)
     combine: Literal["mean", "median"] = "mean"
-
-    @model_validator(mode="after")
-    def _check_members(self) -> EnsembleConfig:
-        check_specs({f"members.{i}": spec for i, spec in enumerate(self.members)})
-        return self
 
 
 class Ensemble(Forecaster):
@@ -37,12 +33,13 @@ class Ensemble(Forecaster):
     """
 
     name: ClassVar[str] = "ensemble"
+    nested: ClassVar[tuple[str, ...]] = ("members",)
     tags: ClassVar[dict[str, bool]] = {"exogenous": True, "intervals": True, "seasonality": True, "missing": False}
     config_cls = EnsembleConfig
     config: EnsembleConfig
 
     def _instance_tags(self) -> dict[str, bool]:
-        members = [build_spec(spec, f"members.{i}") for i, spec in enumerate(self.config.members)]
+        members = self.config.members
         return {
             "exogenous": any(m.get_tag("exogenous") for m in members),
             "intervals": all(m.get_tag("intervals") for m in members),
@@ -52,24 +49,24 @@ class Ensemble(Forecaster):
     def _fit(self, y: np.ndarray, X: np.ndarray | None) -> None:
         self.members_: list[Forecaster] = []
         self._uses_x: list[bool] = []
-        for i, spec in enumerate(self.config.members):
-            member: Forecaster = build_spec(spec, f"members.{i}")
+        for i, configured in enumerate(self.config.members):
+            member = configured.clone()
             uses_x = X is not None and member.get_tag("exogenous")
             try:
                 member.fit(y, X if uses_x else None, ds=self._ds)
             except Exception as exc:
-                raise ForecastError(f"ensemble member {i} ({spec.name}): {type(exc).__name__}: {exc}") from exc
-            self.fit_warnings_.extend(f"{spec.name}: {w}" for w in member.fit_warnings_)
+                raise ForecastError(f"ensemble member {i} ({member.name}): {type(exc).__name__}: {exc}") from exc
+            self.fit_warnings_.extend(f"{member.name}: {w}" for w in member.fit_warnings_)
             self.members_.append(member)
             self._uses_x.append(uses_x)
 
     def _predict(self, h: int, X_future: np.ndarray | None, level: tuple[int, ...]) -> Prediction:
         preds = []  # level is () unless every member gives intervals (the intervals tag; checked by predict)
-        for spec, member, uses_x in zip(self.config.members, self.members_, self._uses_x, strict=True):
+        for member, uses_x in zip(self.members_, self._uses_x, strict=True):
             try:
                 preds.append(member.predict(h, X_future if uses_x else None, level=level))
             except Exception as exc:
-                raise ForecastError(f"ensemble member {spec.name}: {type(exc).__name__}: {exc}") from exc
+                raise ForecastError(f"ensemble member {member.name}: {type(exc).__name__}: {exc}") from exc
         stat = np.mean if self.config.combine == "mean" else np.median
         mean = stat(np.stack([p.mean for p in preds]), axis=0)
         lower = {lv: stat(np.stack([p.lower[lv] for p in preds]), axis=0) for lv in level}

@@ -1,4 +1,4 @@
-"""MSTL: several seasonalities removed by statsmodels' MSTL, the rest forecast by any registered model."""
+"""MSTL: several seasonalities removed by statsmodels' MSTL, the rest forecast by any model (built)."""
 
 from __future__ import annotations
 
@@ -8,21 +8,23 @@ import numpy as np
 from pydantic import BaseModel, Field, StrictBool, StrictInt, field_validator, model_validator
 
 from forecast.models.base import Forecaster, Prediction
-from forecast.models.common import CONFIG, ModelSpec, build_spec, check_specs, quiet
+from forecast.models.common import COMPOSITE_CONFIG, Member, quiet
+from forecast.models.smoothing import Ets
 
 
 class MstlConfig(BaseModel):
     """Parameters of :class:`Mstl`.
 
     ``season_length`` lists the periods (e.g. ``[24, 168]`` for hourly data, ``[7]`` or ``[7, 365]`` daily);
-    ``remainder`` is the model (registry name and params) for the seasonally adjusted series, a non-seasonal
+    ``remainder`` is the model (built; a spec's ``{name, params}`` is built by the registry) for the seasonally
+    adjusted series, a non-seasonal
     ETS selected by AICc by default. ``windows`` are STL's seasonal smoother lengths per period (statsmodels'
     default 7 + 4·i), ``iterate`` its refinement passes.
     """
 
-    model_config = CONFIG
+    model_config = COMPOSITE_CONFIG
     season_length: list[StrictInt] = Field(min_length=1)
-    remainder: ModelSpec = ModelSpec(name="ets", params={"model": "ZZN"})
+    remainder: Member = Field(default_factory=lambda: Ets(model="ZZN"))
     iterate: StrictInt = Field(default=2, ge=1)
     windows: list[StrictInt] | None = None
     robust: StrictBool = False
@@ -39,7 +41,6 @@ class MstlConfig(BaseModel):
     def _check_nested(self) -> MstlConfig:
         if self.windows is not None and len(self.windows) != len(self.season_length):
             raise ValueError(f"windows: expected one window per period ({len(self.season_length)})")
-        check_specs({"remainder": self.remainder})
         return self
 
 
@@ -59,12 +60,13 @@ class Mstl(Forecaster):
     """
 
     name: ClassVar[str] = "mstl"
+    nested: ClassVar[tuple[str, ...]] = ("remainder",)
     tags: ClassVar[dict[str, bool]] = {"exogenous": True, "intervals": True, "seasonality": True, "missing": False}
     config_cls = MstlConfig
     config: MstlConfig
 
     def _instance_tags(self) -> dict[str, bool]:
-        remainder = build_spec(self.config.remainder, "remainder")
+        remainder = self.config.remainder
         return {tag: remainder.get_tag(tag) for tag in ("exogenous", "intervals", "dates")}
 
     def _fit(self, y: np.ndarray, X: np.ndarray | None) -> None:
@@ -89,7 +91,7 @@ class Mstl(Forecaster):
             self._seasonals = [seasonal[:, j] for j in range(seasonal.shape[1])]
             adjusted = y - seasonal.sum(axis=1)
         self.adjusted_ = adjusted
-        self.remainder_: Forecaster = build_spec(cfg.remainder, "remainder")
+        self.remainder_: Forecaster = cfg.remainder.clone()
         self._rem_exog = X is not None and self.remainder_.get_tag("exogenous")
         self.remainder_.fit(adjusted, X if self._rem_exog else None, ds=self._ds)
         self.fit_warnings_.extend(self.remainder_.fit_warnings_)

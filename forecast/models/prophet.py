@@ -17,12 +17,17 @@ from typing import ClassVar, Literal
 import numpy as np
 from pydantic import BaseModel, Field, StrictBool, StrictInt
 
+from features.contract import freq_step
 from forecast.models.base import Forecaster, Prediction
 from forecast.models.common import CONFIG, clamp_intervals, quiet
 
-_STEP = {"1d": np.timedelta64(1, "D"), "1h": np.timedelta64(1, "h")}
 _QUIET_LOGGERS = ("cmdstanpy", "prophet", "prophet.plot")
 Seasonality = StrictBool | Literal["auto"]
+
+
+def _grid_step(freq: str) -> np.timedelta64:
+    """The grid step of ``freq`` as a nanosecond timedelta64 (the unit of the dates handed to Prophet)."""
+    return np.timedelta64(freq_step(freq)).astype("timedelta64[ns]")
 
 
 def quiet_prophet_logs(level: int = logging.WARNING) -> None:
@@ -82,7 +87,7 @@ class Prophet(Forecaster):
         if self._ds is not None:
             return self._ds
         start = np.datetime64(self.config.start.replace(tzinfo=None), "ns")
-        return start + np.arange(n) * _STEP[self.config.freq]
+        return start + np.arange(n) * _grid_step(self.config.freq)
 
     def _fit(self, y: np.ndarray, X: np.ndarray | None) -> None:
         import pandas as pd
@@ -114,7 +119,7 @@ class Prophet(Forecaster):
         with quiet(self.fit_warnings_):
             model.fit(frame)
         self._model = model
-        step = _STEP[cfg.freq] if self._ds is None or ds.size < 2 else ds[-1] - ds[-2]
+        step = _grid_step(cfg.freq) if self._ds is None or ds.size < 2 else ds[-1] - ds[-2]
         self._last, self._step = ds[-1], step
 
     def _predict(self, h: int, X_future: np.ndarray | None, level: tuple[int, ...]) -> Prediction:

@@ -12,22 +12,14 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from forecast.models import (
-    Drift,
-    Ensemble,
-    Ets,
-    HistoricAverage,
-    Mstl,
-    Naive,
-    Naive2,
-    Prophet,
-    Sarimax,
-    SeasonalNaive,
-    Theta,
-    UnobservedComponents,
-    WindowAverage,
-)
 from forecast.models.base import Forecaster
+from forecast.models.baselines import Drift, HistoricAverage, Naive, Naive2, SeasonalNaive, WindowAverage
+from forecast.models.common import ModelSpec
+from forecast.models.ensemble import Ensemble
+from forecast.models.mstl import Mstl
+from forecast.models.prophet import Prophet
+from forecast.models.smoothing import Ets, Theta
+from forecast.models.statespace import Sarimax, UnobservedComponents
 
 _MODELS: dict[str, type[Forecaster]] = {
     "naive": Naive,
@@ -71,14 +63,42 @@ def register_model(name: str, cls: type[Forecaster]) -> None:
 
 
 def make_model(name: str, params: Mapping[str, Any] | None = None, *, prefix: str = "models") -> Forecaster:
-    """Build the model ``name`` with ``params``; errors are :class:`ModelSpecError` naming ``prefix.name.key``."""
+    """Build the model ``name`` with ``params``; errors are :class:`ModelSpecError` naming ``prefix.name.key``.
+
+    Nested models of a composite (its ``nested`` fields: an ensemble's ``members``, MSTL's ``remainder``) may be
+    given as ``{name, params}`` specs; they are built here first, so a bad member names its own key
+    (``models.ens.members.1.theta.period: …``).
+    """
     cls = model_class(name, prefix=prefix)
     params = dict(params or {})
+    for key in cls.nested:
+        if key in params:
+            params[key] = _build_nested(params[key], f"{prefix}.{name}.{key}")
     try:
         cls.config_cls(**params)  # validate first, so every problem is reported with its key
     except ValidationError as exc:
         raise ModelSpecError(_format(exc, f"{prefix}.{name}", cls)) from None
     return cls(**params)
+
+
+def _build_nested(value: Any, key: str) -> Any:
+    """Build the ``{name, params}`` specs in a nested field (one spec or a list); built models pass through."""
+    if isinstance(value, list):
+        return [_build_one(item, f"{key}.{i}") for i, item in enumerate(value)]
+    return _build_one(value, key)
+
+
+def _build_one(item: Any, key: str) -> Any:
+    if isinstance(item, Forecaster) or not isinstance(item, Mapping | ModelSpec):
+        return item  # built already, or left for the config's own validation to name
+    try:
+        spec = item if isinstance(item, ModelSpec) else ModelSpec.model_validate(item)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        loc = ".".join(str(p) for p in err["loc"])
+        msg = "unknown key (allowed: name, params)" if err["type"] == "extra_forbidden" else err["msg"]
+        raise ModelSpecError(f"{key}.{loc}: {msg}" if loc else f"{key}: {msg}") from None
+    return make_model(spec.name, spec.params, prefix=key)
 
 
 def model_factory(

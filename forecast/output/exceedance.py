@@ -1,6 +1,6 @@
 """Exceedance probabilities P(y > c) per series and step, from a predictive distribution on the model scale.
 
-Two distributions, both on the model (transformed) scale ``z`` of :mod:`forecast.bounds`:
+Two distributions, both on the model (transformed) scale ``z`` of :mod:`forecast.output.bounds`:
 
 Gaussian (model intervals)
     ``z ~ N(mean_z, σ_z²)`` with σ_z read off the model's central intervals on the z scale,
@@ -23,8 +23,8 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 from scipy.special import ndtr
 
-from forecast.bounds import Transform
-from forecast.models.base import normal_quantile
+from forecast.output.bounds import Transform
+from forecast.output.quantiles import normal_quantile
 
 
 def sigma_from_intervals(lower_z: Mapping[int, np.ndarray], upper_z: Mapping[int, np.ndarray]) -> np.ndarray:

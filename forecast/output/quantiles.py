@@ -4,7 +4,7 @@ A central ``level`` % interval ``[lo, hi]`` holds the quantiles ``(1 − level/1
 the quantile ``q`` of a model with intervals is the bound of the interval at level ``100·|1 − 2q|``: ``q = 0.1`` is
 ``lo-80``, ``q = 0.975`` is ``hi-95`` (statsforecast's construction). The median ``q = 0.5`` is the point forecast
 ``mean``: exact for the symmetric predictive distributions of the models here and for back-transformed forecasts
-(see :mod:`forecast.bounds`). Levels are whole percents, so quantiles are multiples of 0.005.
+(see :mod:`forecast.output.bounds`). Levels are whole percents, so quantiles are multiples of 0.005.
 
 Columns: ``q-0.1``, ``q-0.5``, ``q-0.975`` (``q-`` + the shortest decimal of q) and ``p_exceed-12``,
 ``p_exceed-12.5`` (``p_exceed-`` + the threshold); ``interval_note`` says why a row's interval columns are null
@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping, Sequence
+from statistics import NormalDist
 
 import numpy as np
 
@@ -22,6 +23,12 @@ _Q_RE = re.compile(r"^q-(\d*\.?\d+(?:e-?\d+)?)$")
 _LO_RE = re.compile(r"^lo-(\d+)$")
 _P_RE = re.compile(r"^p_exceed-(-?\d*\.?\d+(?:e[-+]?\d+)?)$")
 _TOL = 1e-9
+
+
+def normal_quantile(level: float) -> float:
+    """The two-sided standard-normal multiplier of a central ``level`` % interval (80 → 1.2816)."""
+    return NormalDist().inv_cdf(0.5 + level / 200.0)
+
 
 INTERVAL_NOTE = "interval_note"
 """Column added to a forecast frame when a model without intervals had to leave its interval columns null."""

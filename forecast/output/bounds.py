@@ -30,12 +30,14 @@ Observed values outside the bounds (a data error) are clipped into them before t
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import ClassVar, Literal
 
 import numpy as np
+import polars as pl
 
-from features.contract import Bounds
+from features.contract import MEAN, Bounds, hi_col, lo_col
+from forecast.output.quantiles import quantile_columns
 
 TransformName = Literal["none", "log1p", "logit"]
 TRANSFORMS: tuple[str, ...] = ("none", "log1p", "logit")
@@ -186,3 +188,12 @@ def resolve_transforms(
         return {n: make_transform(spec.get(n, "none"), bounds, key=f"transform.{n}") for n in names}
     one = make_transform(spec, bounds)
     return dict.fromkeys(names, one)
+
+
+def apply_bounds(frame: pl.DataFrame, bounds: Bounds | None, levels: Sequence[int] = ()) -> pl.DataFrame:
+    """Clip ``mean``, the interval columns of ``levels`` and every ``q-*`` column into ``bounds`` (monotone, so
+    the ordering is kept)."""
+    if bounds is None or (bounds.lower is None and bounds.upper is None):
+        return frame
+    cols = [MEAN, *[c for lv in levels for c in (lo_col(lv), hi_col(lv))], *quantile_columns(frame.columns).values()]
+    return frame.with_columns(bounds.clip_expr(pl.col(c)).alias(c) for c in cols)

@@ -1,0 +1,167 @@
+"""The source table: each reader name a spec may write, with its spec class and its reader function.
+
+A ``[sources.NAME]`` table in a spec is validated by the class its ``reader`` names, and read by that entry's
+function into a canonical long frame. To add a source: write its reader in :mod:`features.ingest.sources`, then add
+one spec class (its keys) and one :data:`READERS` entry here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+from typing import Annotated, Any, ClassVar, Literal, Union
+
+import polars as pl
+from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag
+
+from features.contract import DAILY
+from features.ingest import sources
+from features.ingest.table import read_table
+
+
+class _Source(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    daily_only: ClassVar[bool] = False  # a source of daily data only (needs freq = "1d")
+
+    reader: str
+    path: Path
+    join: Literal["broadcast", "match"] = "match"
+    id_map: dict[str, str] = Field(default_factory=dict)
+    use: list[str] = Field(default_factory=list)
+    # sum or average every series of the source into one (e.g. alert minutes over all oblasts → national)
+    collapse: Literal["sum", "mean"] | None = None
+
+    def files(self) -> list[Path]:
+        """The files this source reads."""
+        return [self.path]
+
+
+class TableSource(_Source):
+    """A long table with a column mapping: ``columns = {unique_id = "region", ds = "date"}``."""
+
+    columns: dict[Literal["unique_id", "ds"], str] = Field(default_factory=dict)
+    values: list[str] | dict[str, str]
+    series_id: str | None = None
+    format: Literal["csv", "parquet", "ndjson", "json"] | None = None
+    date_format: str = "%Y-%m-%d"
+
+
+class StrikeReportsSource(_Source):
+    """Air Force attack report lines + weapon lookup → national daily counts."""
+
+    daily_only: ClassVar[bool] = True
+    weapons: Path
+    # The reports list attacks, so a day without a report inside the span the feed is known to cover is a day
+    # with nothing launched. By default that span is [first report day, last report day]; these widen it
+    # (``complete_through = "as_of"`` for a feed known to be current).
+    complete_from: date | None = None
+    complete_through: date | Literal["as_of"] | None = None
+
+    def files(self) -> list[Path]:
+        return [self.path, self.weapons]
+
+
+class AlertsSource(_Source):
+    """Air-raid alerts per oblast → alert minutes and counts per Kyiv day."""
+
+    daily_only: ClassVar[bool] = True
+    max_duration_hours: float | None = Field(default=None, gt=0)
+
+
+class OutageScheduleSource(_Source):
+    """Hourly outage-schedule CSV or raw scraper JSON → hours off per queue per day."""
+
+    region: str = "dnipro"
+
+
+class WeatherDailySource(_Source):
+    """Open-Meteo daily per city, or the Kyiv daily temperature file."""
+
+    daily_only: ClassVar[bool] = True
+
+
+class MarketSource(_Source):
+    """Day-ahead market hourly price and volume (daily aggregate for daily specs)."""
+
+
+class M4Source(_Source):
+    """M4 competition wide CSV (train, optionally test appended on the same synthetic grid)."""
+
+    test: Path | None = None
+
+    def files(self) -> list[Path]:
+        return [self.path] if self.test is None else [self.path, self.test]
+
+
+def _outages(src: Any, freq: str, read: Callable[..., pl.DataFrame]) -> pl.DataFrame:
+    hourly = read(src.path, region=src.region)
+    return sources.daily_hours_off(hourly) if freq == DAILY else hourly
+
+
+@dataclass(frozen=True)
+class Reader:
+    """A reader name's spec class and the function reading such a source (``read(src, freq)``)."""
+
+    spec: type[_Source]
+    read: Callable[[Any, str], pl.DataFrame]
+
+
+READERS: dict[str, Reader] = {
+    "table": Reader(
+        TableSource,
+        lambda s, freq: read_table(
+            s.path,
+            freq=freq,
+            columns=s.columns,
+            values=s.values,
+            series_id=s.series_id,
+            fmt=s.format,
+            date_format=s.date_format,
+        ),
+    ),
+    "strike_reports": Reader(StrikeReportsSource, lambda s, freq: sources.read_strike_reports(s.path, s.weapons)),
+    "alerts": Reader(
+        AlertsSource, lambda s, freq: sources.read_alerts(s.path, max_duration_hours=s.max_duration_hours)
+    ),
+    "outage_schedule_hourly": Reader(
+        OutageScheduleSource, lambda s, freq: _outages(s, freq, sources.read_outage_schedule_hourly)
+    ),
+    "outage_schedule_json": Reader(
+        OutageScheduleSource, lambda s, freq: _outages(s, freq, sources.read_outage_schedule_json)
+    ),
+    "openmeteo_daily": Reader(WeatherDailySource, lambda s, freq: sources.read_openmeteo_daily(s.path)),
+    "kyiv_temperature": Reader(WeatherDailySource, lambda s, freq: sources.read_kyiv_temperature(s.path)),
+    "dam": Reader(MarketSource, lambda s, freq: sources.read_dam(s.path)),
+    "dam_daily": Reader(MarketSource, lambda s, freq: sources.dam_daily(sources.read_dam(s.path))),
+    "m4": Reader(M4Source, lambda s, freq: sources.read_m4(s.path, s.test, freq=freq)),
+}
+"""Reader name → spec class and reader function: the one table of sources."""
+
+_CLASSES = {entry.spec.__name__: entry.spec for entry in READERS.values()}
+
+
+def _class_tag(value: Any) -> str | None:
+    name = value.get("reader") if isinstance(value, dict) else getattr(value, "reader", None)
+    entry = READERS.get(name) if isinstance(name, str) else None
+    return None if entry is None else entry.spec.__name__
+
+
+SourceSpec = Annotated[
+    Union[tuple(Annotated[cls, Tag(name)] for name, cls in _CLASSES.items())],  # type: ignore[valid-type]  # noqa: UP007
+    Discriminator(
+        _class_tag,
+        custom_error_type="unknown_reader",
+        custom_error_message=f"unknown or missing 'reader'; expected one of {', '.join(READERS)}",
+    ),
+]
+"""A ``[sources.NAME]`` table, validated by the class its ``reader`` names."""
+
+SOURCE_CLASS_TAGS = frozenset(_CLASSES)
+"""The union's branch names (dropped from error keys: ``sources.x.path``, not ``sources.x.TableSource.path``)."""
+
+
+def read_source(src: _Source, freq: str) -> pl.DataFrame:
+    """Read one source into a canonical long frame with its reader."""
+    return READERS[src.reader].read(src, freq)

@@ -1,0 +1,75 @@
+"""What a job writes into its output folder, and the summaries it prints: files, manifest, leaderboard, failures."""
+
+from __future__ import annotations
+
+import json
+from importlib.metadata import version
+from pathlib import Path
+
+import polars as pl
+
+from experiments.inputs.dataset import Dataset
+from experiments.inputs.spec import ExperimentSpec, spec_hash
+from features.contract import FALLBACK, ID, MODEL
+from forecast.exog import DEFAULT_SCENARIO
+
+LEADERBOARD_METRICS = ("mase", "smape", "owa", "mae", "rmse", "bias", "crps", "coverage-80", "coverage-95")
+
+
+def stable(frame: pl.DataFrame, digits: int = 12) -> pl.DataFrame:
+    """Metrics rounded to ``digits`` significant digits: Polars' parallel group sums can differ in the last bit
+    from run to run, and the same spec and as-of must give byte-identical outputs."""
+    return frame.with_columns(pl.col(c).round_sig_figs(digits) for c, t in frame.schema.items() if t == pl.Float64)
+
+
+def failures(frame: pl.DataFrame, names: list[str]) -> tuple[list[str], bool]:
+    """Models that fell back on at least one series, and whether every model fell back on every series."""
+    per = frame.group_by(MODEL).agg(
+        pl.col(FALLBACK).is_not_null().any().alias("some"), pl.col(FALLBACK).is_not_null().all().alias("all")
+    )
+    some = sorted(per.filter("some")[MODEL].to_list())
+    every = set(per.filter("all")[MODEL].to_list())
+    return some, bool(names) and all(n in every for n in names)
+
+
+def leaderboard(overall: pl.DataFrame | None, produced: pl.DataFrame) -> pl.DataFrame:
+    """Models ranked by backtest MASE, with the other headline metrics and how many series fell back."""
+    fallbacks = produced.group_by(MODEL).agg(
+        pl.col(ID).filter(pl.col(FALLBACK).is_not_null()).n_unique().alias("series_fallen_back")
+    )
+    if overall is None:
+        return fallbacks.sort(MODEL)
+    return (
+        overall.select(MODEL, *[c for c in LEADERBOARD_METRICS if c in overall.columns])
+        .join(fallbacks, on=MODEL, how="left")
+        .sort("mase", nulls_last=True)
+    )
+
+
+def write_outputs(
+    folder: Path, spec: ExperimentSpec, data: Dataset, frames: dict[str, pl.DataFrame | None], board: pl.DataFrame
+) -> dict[str, Path]:
+    """Write ``frames`` (file name → frame; None skipped) as Parquet, the leaderboard, the resolved spec and the
+    manifest into ``folder``; returns file name → path."""
+    files: dict[str, Path] = {}
+    for name, frame in frames.items():
+        if frame is not None:
+            frame.write_parquet(folder / name, statistics=False)
+            files[name] = folder / name
+    board.write_csv(folder / "leaderboard.csv")
+    files["leaderboard.csv"] = folder / "leaderboard.csv"
+    (folder / "spec.json").write_text(json.dumps(spec.model_dump(mode="json"), indent=2, sort_keys=True) + "\n")
+    files["spec.json"] = folder / "spec.json"
+    manifest = {
+        "spec": spec.name,
+        "spec_hash": spec_hash(spec),
+        "as_of": str(data.as_of),
+        "inputs": data.digests,
+        "data_digest": data.digest,
+        "models": list(spec.models),
+        "scenario": DEFAULT_SCENARIO,
+        "gridcast_version": version("gridcast"),
+        "files": sorted(files),
+    }
+    (folder / "manifest.json").write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
+    return files

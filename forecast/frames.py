@@ -1,0 +1,103 @@
+"""Frame checks and the future grid: what the frame layer asks of its input, and the periods it forecasts."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import timedelta
+
+import polars as pl
+
+from features.contract import DAILY, DS, FREQ_STEPS, ID, Y, freq_step
+from features.errors import DataError
+
+_SOURCE = "forecast input"
+
+
+def check_frame(df: pl.DataFrame, freq: str, exog: Sequence[str] = (), *, source: str = _SOURCE) -> timedelta:
+    """Validate a canonical long frame for forecasting; returns the grid step of ``freq``.
+
+    Checks: the columns exist with usable types (``unique_id`` String, ``ds`` Date or Datetime, ``y`` and
+    ``exog`` numeric), no null ids or dates, each series in one contiguous block, and ``ds`` ascending on a
+    regular ``freq`` grid within each series (no duplicates, no missing periods: missing targets are null rows).
+    """
+    if freq not in FREQ_STEPS:
+        raise ValueError(f"freq: expected one of {', '.join(FREQ_STEPS)}, got {freq!r}")
+    _check_columns(df, freq, exog, source)
+    step = freq_step(freq)
+    blocks = df.select(pl.col(ID).rle_id().max() + 1).item()
+    if blocks != df[ID].n_unique():
+        raise DataError(source, "rows of a series are not contiguous", column=ID, expected="sorted by (unique_id, ds)")
+    bad = (
+        df.select(ID, pl.col(DS).diff().over(ID).alias("_d"))
+        .filter(pl.col("_d").is_not_null() & (pl.col("_d") != step))
+        .get_column(ID)
+        .unique(maintain_order=True)
+        .to_list()
+    )
+    if bad:
+        raise DataError(
+            source,
+            f"ds is not an ascending regular {freq} grid (unsorted, duplicate or missing periods) in {len(bad)} series",
+            column=DS,
+            values=bad,
+            expected="one row per period per series, sorted by (unique_id, ds); missing targets as null y",
+        )
+    return step
+
+
+def _check_columns(df: pl.DataFrame, freq: str, exog: Sequence[str], source: str) -> None:
+    missing = [c for c in (ID, DS, Y, *exog) if c not in df.columns]
+    if missing:
+        raise DataError(source, "missing columns", values=missing, expected=f"columns {ID}, {DS}, {Y}, exog")
+    if df.height == 0:
+        raise DataError(source, "no rows")
+    schema = df.schema
+    if schema[ID] != pl.String:
+        raise DataError(source, f"type {schema[ID]}", column=ID, expected="String")
+    ds_type = schema[DS]
+    if ds_type == pl.Date:
+        if freq != DAILY:
+            raise DataError(source, f"Date values with freq {freq!r}", column=DS, expected="Datetime for 1h")
+    elif not isinstance(ds_type, pl.Datetime):
+        raise DataError(source, f"type {ds_type}", column=DS, expected="Date or Datetime('us', 'UTC')")
+    for c in (Y, *exog):
+        if not schema[c].is_numeric():
+            raise DataError(source, f"type {schema[c]}", column=c, expected="Float64")
+    for c in (ID, DS):
+        n_null = df[c].null_count()
+        if n_null:
+            raise DataError(source, f"{n_null} null values", column=c)
+
+
+def future_grid(df: pl.DataFrame, h: int, freq: str) -> pl.DataFrame:
+    """The next ``h`` periods after each series' last ``ds``: columns ``unique_id``, ``ds``, in series order."""
+    last = df.group_by(ID, maintain_order=True).agg(pl.col(DS).last().alias("_last"))
+    delta = pl.duration(days=pl.col("_step")) if freq == DAILY else pl.duration(hours=pl.col("_step"))
+    return (
+        last.with_columns(pl.int_range(1, h + 1, dtype=pl.Int64).implode().alias("_step"))
+        .explode("_step")
+        .with_columns((pl.col("_last") + delta).cast(df.schema[DS]).alias(DS))
+        .select(ID, DS)
+    )
+
+
+def future_inputs(future_exog: pl.DataFrame | None, grid: pl.DataFrame, exog: list[str]) -> pl.DataFrame:
+    """The ``exog`` values of ``future_exog`` on ``grid`` (one row per forecast period, no nulls), or a
+    :class:`DataError` naming what is missing."""
+    src = "future_exog"
+    if future_exog is None:
+        raise DataError(src, "missing", expected=f"future values of {', '.join(exog)} for the next h periods")
+    missing = [c for c in (ID, DS, *exog) if c not in future_exog.columns]
+    if missing:
+        raise DataError(src, "missing columns", values=missing)
+    if future_exog.schema[DS] != grid.schema[DS]:
+        raise DataError(src, f"type {future_exog.schema[DS]}", column=DS, expected=str(grid.schema[DS]))
+    fx = future_exog.select(ID, DS, *[pl.col(c).cast(pl.Float64) for c in exog])
+    if fx.select(ID, DS).is_duplicated().any():
+        raise DataError(src, "duplicate (unique_id, ds) rows")
+    joined = grid.join(fx, on=[ID, DS], how="left", maintain_order="left")
+    holes = joined.filter(pl.any_horizontal(pl.col(c).is_null() | pl.col(c).is_nan() for c in exog))
+    if holes.height:
+        ids = holes.get_column(ID).unique(maintain_order=True).to_list()
+        raise DataError(src, "no value for some forecast periods", values=ids, expected="a value per column")
+    return joined
