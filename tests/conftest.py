@@ -1,16 +1,28 @@
-"""Shared pytest fixtures."""
+"""Shared pytest fixtures, and the hypothesis profile for CI.
+
+Hypothesis profiles: locally the default profile explores (new random cases every run, failures remembered in
+``.hypothesis/``); with ``CI`` set (CI runs with ``CI=true``) the ``ci`` profile draws the same cases on every run
+(``derandomize=True``, no example database), so CI cannot fail by chance. Deadlines are left as they are (each
+test's own ``@settings``). Cases found locally that matter are pinned as explicit tests.
+"""
 
 from __future__ import annotations
 
+import os
 import shutil
 from datetime import date
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
 
 from experiments.demo import write_demo_data
 
 REPO = Path(__file__).resolve().parents[1]
+
+settings.register_profile("ci", derandomize=True, database=None)
+if os.environ.get("CI", "").strip().lower() not in ("", "0", "false"):
+    settings.load_profile("ci")
 
 
 @pytest.fixture(scope="session")

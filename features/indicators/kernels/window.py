@@ -69,15 +69,18 @@ def rolling_std_1d(x: np.ndarray, window: int, min_periods: int, out: np.ndarray
     """Rolling sample standard deviation (ddof = 1) of the valid values in the window; NaN unless ``n ≥ 2``.
 
     Running shifted sums ``S1 = Σ(x − K)``, ``S2 = Σ(x − K)²``; ``M2 = S2 − S1²/n``, std = ``sqrt(max(0, M2/(n − 1)))``.
-    When ``K`` has drifted far from the window's values (``S1²/n > 10⁴·M2``: four digits lost to cancellation), the
-    sums are recomputed exactly over the window around ``K`` = the latest valid value; so the error is relative to
-    the window's own spread, not the series' history (rarely triggered on stationary data: O(1) amortised). A window
-    whose valid values are all equal (tracked as the run of identical consecutive valid values, as pandas does)
-    gives exactly 0. NaN: skip. Units of ``x``.
+    Each update of the sums rounds by about ε·``S2``, so their error is of the order of ε times ``peak``, the largest
+    ``S2`` since they were last computed exactly. When ``M2 < peak·10⁻⁴`` (four digits lost: large values have left
+    the window, or ``K`` has drifted far from its values), the window is summed exactly, centred on its mean, and
+    ``peak`` restarts from there; the error is then relative to the window's own spread, not to the history (tested
+    with tiny values after large ones, and at 1e8). O(1) per period unless the window's spread falls by four orders
+    of magnitude (then O(w) once). A window whose valid values are all equal (tracked as the run of identical
+    consecutive valid values, as pandas does) gives exactly 0. NaN: skip. Units of ``x``.
     """
     count = 0
     s1 = 0.0
     s2 = 0.0
+    peak = 0.0  # largest s2 since the sums were computed exactly: sets the scale of their rounding error
     shift = np.nan
     last = np.nan
     same = 0  # length of the run of identical consecutive valid values ending at the last valid value
@@ -105,9 +108,11 @@ def rolling_std_1d(x: np.ndarray, window: int, min_periods: int, out: np.ndarray
         if count > 0:
             s1 += step1
             s2 += step2
+            peak = max(peak, s2)
         else:
             s1 = 0.0
             s2 = 0.0
+            peak = 0.0
         if count < min_periods or count < 2:
             out[i] = np.nan
             continue
@@ -115,17 +120,22 @@ def rolling_std_1d(x: np.ndarray, window: int, min_periods: int, out: np.ndarray
             out[i] = 0.0
             continue
         full = count == window  # a full window: precomputed reciprocals instead of two divisions
-        offset = s1 * s1 * inv_n if full else s1 * s1 / count
-        m2 = s2 - offset
-        if offset > 1e4 * m2:  # ill-conditioned: re-anchor on the latest value and sum the window exactly
-            shift = last
+        m2 = s2 - (s1 * s1 * inv_n if full else s1 * s1 / count)
+        if m2 * 1e4 < peak:  # ill-conditioned: sum the window exactly around its mean
+            first = i - window + 1 if i >= window else 0
+            total = 0.0
+            for j in range(first, i + 1):
+                if not math.isnan(x[j]):
+                    total += x[j]
+            shift = total / count
             s1 = 0.0
             s2 = 0.0
-            for j in range(i - window + 1 if i >= window else 0, i + 1):
+            for j in range(first, i + 1):
                 d = x[j] - shift
                 if not math.isnan(d):
                     s1 += d
                     s2 += d * d
+            peak = s2
             m2 = s2 - s1 * s1 / count
         out[i] = math.sqrt(max(0.0, m2 * inv_n1 if full else m2 / (count - 1)))
 
