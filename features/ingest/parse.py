@@ -143,80 +143,89 @@ def to_datetime_utc(
     Timestamps with an offset (``+00:00``, ``Z``) are converted to UTC. Naive timestamps are read as wall time in
     ``naive_tz`` (e.g. ``"UTC"`` or ``"Europe/Kyiv"``; DST gaps are errors, repeated hours take the earlier
     instant); with ``naive_tz=None`` they are an error. A column that mixes naive and aware values is an error.
-
-    Kept in one piece on purpose: the mixed-format parse, the local-time conversion and the row-reporting of
-    each failure share the same intermediate columns, and the order of the attempts is the rule.
     """
     out = out or column
     dtype = frame.schema[column]
     if isinstance(dtype, pl.Datetime):
-        col = pl.col(column)
-        if dtype.time_zone is None:
-            if naive_tz is None:
-                raise DataError(
-                    source,
-                    "timestamps have no time zone",
-                    column=column,
-                    expected="timestamps with an offset",
-                )
-            col = col.dt.replace_time_zone(naive_tz, ambiguous="earliest", non_existent="null")
-        parsed = frame.with_columns(col.dt.convert_time_zone(UTC).dt.cast_time_unit("us").alias(out))
+        parsed = _datetime_to_utc(frame, column, source, dtype, naive_tz, out)
     elif dtype == pl.String:
-        norm = pl.col("__raw").str.strip_chars().str.replace(" ", "T").str.replace(r"Z$", "+00:00")
-        # each kind is parsed on its own rows: Polars infers one format per call from the first value
-        aware_text = pl.when(pl.col("__aware")).then(norm)
-        naive_text = pl.when(~pl.col("__aware")).then(norm)
-        parsed = (
-            frame.with_columns(pl.col(column).alias("__raw"))
-            .with_columns(pl.col("__raw").str.strip_chars().str.contains(_AWARE).alias("__aware"))
-            .with_columns(
-                aware_text.str.to_datetime(time_unit="us", time_zone=UTC, strict=False).alias("__as_aware"),
-                naive_text.str.to_datetime(time_unit="us", strict=False).alias("__as_naive"),
-            )
-        )
-        # mixing is judged on values that parse, so a garbled value is reported as unparsable, not as "mixed"
-        readable = parsed.filter(pl.col("__as_aware").is_not_null() | pl.col("__as_naive").is_not_null())
-        counts = readable["__aware"].value_counts()
-        if counts.height == 2:
-            minority = counts.sort("count")["__aware"][0]
-            fail_where(
-                readable,
-                pl.col("__aware") == minority,
-                source,
-                column,
-                "mixes timezone-aware and naive timestamps",
-                "all timestamps with an offset, or all without",
-                show="__raw",
-            )
-        if naive_tz is None:
-            fail_where(
-                parsed,
-                pl.col("__as_naive").is_not_null() & ~pl.col("__aware"),
-                source,
-                column,
-                "timestamp without a time zone",
-                "timestamps with an offset such as +00:00",
-                show="__raw",
-            )
-            local = pl.lit(None, dtype=pl.Datetime("us", UTC))
-        else:
-            local = pl.col("__as_naive").dt.replace_time_zone(naive_tz, ambiguous="earliest", non_existent="null")
-            local = local.dt.convert_time_zone(UTC)
-        parsed = parsed.with_columns(pl.when(pl.col("__aware")).then("__as_aware").otherwise(local).alias(out))
-        _fail_unparsed(
-            parsed,
-            out,
-            source,
-            column,
-            "unparsable timestamp (or a local time that does not exist in a DST gap)",
-            "ISO-8601 timestamps like 2025-12-05 18:00 or 2025-12-05T18:00:00+00:00",
-        )
-        parsed = parsed.drop("__aware", "__raw", "__as_aware", "__as_naive")
+        parsed = _text_to_utc(frame, column, source, naive_tz, out)
     else:
         raise DataError(source, f"column has type {dtype}", column=column, expected="timestamps")
     if required:
         fail_where(parsed, pl.col(out).is_null(), source, column, "missing timestamp", "a timestamp in every row")
     return parsed
+
+
+def _datetime_to_utc(
+    frame: pl.DataFrame, column: str, source: Source, dtype: pl.Datetime, naive_tz: str | None, out: str
+) -> pl.DataFrame:
+    """A Datetime column to UTC: aware values converted, naive ones read in ``naive_tz`` (an error without)."""
+    col = pl.col(column)
+    if dtype.time_zone is None:
+        if naive_tz is None:
+            raise DataError(source, "timestamps have no time zone", column=column, expected="timestamps with an offset")
+        col = col.dt.replace_time_zone(naive_tz, ambiguous="earliest", non_existent="null")
+    return frame.with_columns(col.dt.convert_time_zone(UTC).dt.cast_time_unit("us").alias(out))
+
+
+def _text_to_utc(frame: pl.DataFrame, column: str, source: Source, naive_tz: str | None, out: str) -> pl.DataFrame:
+    """A text column to UTC: aware and naive values parsed apart, mixing and unparsable values reported by row."""
+    norm = pl.col("__raw").str.strip_chars().str.replace(" ", "T").str.replace(r"Z$", "+00:00")
+    # each kind is parsed on its own rows: Polars infers one format per call from the first value
+    aware_text = pl.when(pl.col("__aware")).then(norm)
+    naive_text = pl.when(~pl.col("__aware")).then(norm)
+    parsed = (
+        frame.with_columns(pl.col(column).alias("__raw"))
+        .with_columns(pl.col("__raw").str.strip_chars().str.contains(_AWARE).alias("__aware"))
+        .with_columns(
+            aware_text.str.to_datetime(time_unit="us", time_zone=UTC, strict=False).alias("__as_aware"),
+            naive_text.str.to_datetime(time_unit="us", strict=False).alias("__as_naive"),
+        )
+    )
+    _fail_mixed(parsed, column, source)
+    if naive_tz is None:
+        fail_where(
+            parsed,
+            pl.col("__as_naive").is_not_null() & ~pl.col("__aware"),
+            source,
+            column,
+            "timestamp without a time zone",
+            "timestamps with an offset such as +00:00",
+            show="__raw",
+        )
+        local = pl.lit(None, dtype=pl.Datetime("us", UTC))
+    else:
+        local = pl.col("__as_naive").dt.replace_time_zone(naive_tz, ambiguous="earliest", non_existent="null")
+        local = local.dt.convert_time_zone(UTC)
+    parsed = parsed.with_columns(pl.when(pl.col("__aware")).then("__as_aware").otherwise(local).alias(out))
+    _fail_unparsed(
+        parsed,
+        out,
+        source,
+        column,
+        "unparsable timestamp (or a local time that does not exist in a DST gap)",
+        "ISO-8601 timestamps like 2025-12-05 18:00 or 2025-12-05T18:00:00+00:00",
+    )
+    return parsed.drop("__aware", "__raw", "__as_aware", "__as_naive")
+
+
+def _fail_mixed(parsed: pl.DataFrame, column: str, source: Source) -> None:
+    """Refuse a column mixing aware and naive values; judged on values that parse, so a garbled value is reported
+    as unparsable, not as "mixed"."""
+    readable = parsed.filter(pl.col("__as_aware").is_not_null() | pl.col("__as_naive").is_not_null())
+    counts = readable["__aware"].value_counts()
+    if counts.height == 2:
+        minority = counts.sort("count")["__aware"][0]
+        fail_where(
+            readable,
+            pl.col("__aware") == minority,
+            source,
+            column,
+            "mixes timezone-aware and naive timestamps",
+            "all timestamps with an offset, or all without",
+            show="__raw",
+        )
 
 
 def check_range(

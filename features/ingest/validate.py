@@ -53,6 +53,21 @@ def check_frequency(freq: str) -> timedelta:
     return freq_step(freq)
 
 
+def _check_bounds(frame: pl.DataFrame, source: str | Path, col: str, b: Bounds) -> None:
+    """Refuse values of ``col`` outside ``b``, naming the rows."""
+    if b.lower is None and b.upper is None:
+        return
+    lo = "-inf" if b.lower is None else f"{b.lower:g}"
+    hi = "inf" if b.upper is None else f"{b.upper:g}"
+    outside = pl.lit(False)
+    if b.lower is not None:
+        outside = outside | (pl.col(col) < b.lower)
+    if b.upper is not None:
+        outside = outside | (pl.col(col) > b.upper)
+    problem = f"negative {col}" if b.lower == 0 and b.upper is None else f"{col} outside its bounds"
+    fail_where(frame, outside, source, col, problem, f"values in [{lo}, {hi}]")
+
+
 def validate_long(
     frame: pl.DataFrame,
     source: str | Path,
@@ -67,9 +82,6 @@ def validate_long(
     Raises DataError for: missing columns, a wrong ``ds`` type for ``freq``, null ids or dates, duplicate
     (unique_id, ds), rows after ``as_of``, steps that are not whole multiples of ``freq`` (mixed frequencies),
     non-numeric value columns and values outside ``bounds``.
-
-    Kept in one piece on purpose: it is the contract read top to bottom, one check after another, each raising
-    with its own message, so the order of the checks is visible in one place.
     """
     step = check_frequency(freq)
     values = list(values)
@@ -120,17 +132,7 @@ def validate_long(
         show=DS,
     )
     for col, b in (bounds or {}).items():
-        if b.lower is None and b.upper is None:
-            continue
-        lo = "-inf" if b.lower is None else f"{b.lower:g}"
-        hi = "inf" if b.upper is None else f"{b.upper:g}"
-        outside = pl.lit(False)
-        if b.lower is not None:
-            outside = outside | (pl.col(col) < b.lower)
-        if b.upper is not None:
-            outside = outside | (pl.col(col) > b.upper)
-        problem = f"negative {col}" if b.lower == 0 and b.upper is None else f"{col} outside its bounds"
-        fail_where(frame, outside, source, col, problem, f"values in [{lo}, {hi}]")
+        _check_bounds(frame, source, col, b)
     return frame.drop(ROW).with_columns(pl.col(c).cast(pl.Float64) for c in values)
 
 
