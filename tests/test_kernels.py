@@ -17,6 +17,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from features.indicators import IndicatorSpecError, validate_indicator_specs
 from features.indicators import kernels as K
 from features.indicators.kernels import _run
 
@@ -205,12 +206,12 @@ CASES = [
     ),
     Case("cold_spell_len", lambda p, x: K.grouped_cold_spell_len(x, p, 3.0), lambda x: ref_cold_spell_len(x, 3.0)),
     Case(
-        "damage_capped",
+        "damage_stock_capped",
         lambda p, x: K.grouped_damage_stock(x, p, 1.5, 0.3, 2.0),
         lambda x: ref_damage(x, 1.5, 0.3, 2.0),
     ),
     Case(
-        "damage_uncapped",
+        "damage_stock_uncapped",
         lambda p, x: K.grouped_damage_stock(x, p, 1.0, 0.1),
         lambda x: ref_damage(x, 1.0, 0.1, math.inf),
     ),
@@ -221,8 +222,8 @@ CASES = [
         lambda s, t: ref_cold_spell_strikes(s, t, 4.0, 2),
         2,
     ),
-    Case("lag1", lambda p, x: K.grouped_lag(x, p, 1), lambda x: ref_lag(x, 1)),
-    Case("lag3", lambda p, x: K.grouped_lag(x, p, 3), lambda x: ref_lag(x, 3)),
+    Case("lag_1", lambda p, x: K.grouped_lag(x, p, 1), lambda x: ref_lag(x, 1)),
+    Case("lag_3", lambda p, x: K.grouped_lag(x, p, 3), lambda x: ref_lag(x, 3)),
     *(
         Case(
             f"rolling_{stat}_{w}_{m}",
@@ -238,7 +239,7 @@ CASES = [
         ]
         for w, m in [(1, 1), (3, 1), (4, 2), (7, 7)]
     ),
-    Case("burst", lambda p, x: K.grouped_burst_count(x, p, 5, 6.0, 2), lambda x: ref_burst(x, 5, 6.0, 2)),
+    Case("burst_count", lambda p, x: K.grouped_burst_count(x, p, 5, 6.0, 2), lambda x: ref_burst(x, 5, 6.0, 2)),
     Case(
         "freeze_thaw",
         lambda p, lo, hi: K.grouped_freeze_thaw(lo - 4.0, hi, p, 4, 2),
@@ -247,6 +248,12 @@ CASES = [
     ),
 ]
 IDS = [c.name for c in CASES]
+
+
+def test_every_op_has_a_reference_case() -> None:
+    """A new op of the kernel modules' tables needs a case here (named after the op) with an independent reference."""
+    missing = [op for op in K.OPS if not any(c.name == op or c.name.startswith(f"{op}_") for c in CASES)]
+    assert not missing, f"ops without a reference case in tests/test_kernels.py: {missing}"
 
 
 def check(case: Case, groups: list[list[list[float]]], dtype: type) -> None:
@@ -506,18 +513,24 @@ def test_empty_input_and_only_empty_groups() -> None:
         (lambda x, p: K.grouped_hdd(x, p, base=NAN), ValueError, "finite"),
         (lambda x, p: K.grouped_hdd(x, np.array([0, 3], dtype=np.int64)), ValueError, "indptr"),
         (lambda x, p: K.grouped_ewm(x.astype(np.int64), p, 0.5), TypeError, "float64 or float32"),
-        (lambda x, p: K.grouped_rolling_mean(x, p, 0), ValueError, "window must be an integer >= 1"),
-        (lambda x, p: K.grouped_rolling_mean(x, p, 2.5), ValueError, "window must be an integer"),
-        (lambda x, p: K.grouped_rolling_mean(x, p, 3, 4), ValueError, "min_periods must be <= window"),
+        (lambda x, p: K.grouped_rolling_mean(x, p, 0), ValueError, "window: must be >= 1, got 0"),
+        (lambda x, p: K.grouped_rolling_mean(x, p, 2.5), ValueError, "window: expected an integer, got 2.5"),
+        (lambda x, p: K.grouped_rolling_mean(x, p, 3, 4), ValueError, r"min_periods: must be <= window \(3\), got 4"),
         (lambda x, p: K.grouped_rolling_std(x, p, 3, 0), ValueError, "min_periods"),
-        (lambda x, p: K.grouped_lag(x, p, 0), ValueError, "k must be an integer >= 1"),
+        (lambda x, p: K.grouped_lag(x, p, 0), ValueError, "k: must be >= 1"),
         (lambda x, p: K.grouped_expanding_mean(x, p, True), ValueError, "min_periods"),
         (lambda x, p: K.grouped_cold_exposure(x, p, 0.0), ValueError, "half_life"),
-        (lambda x, p: K.grouped_damage_stock(x, p, 1.0, 3.0), ValueError, r"repair_rate must be in \[0, 1\]"),
-        (lambda x, p: K.grouped_damage_stock(x, p, -1.0, 0.1), ValueError, "weight must be >= 0"),
-        (lambda x, p: K.grouped_damage_stock(x, p, 1.0, 0.1, -2.0), ValueError, "cap must be >= 0"),
+        (lambda x, p: K.grouped_damage_stock(x, p, 1.0, 3.0), ValueError, r"repair_rate: must be in \[0, 1\], got 3.0"),
+        (lambda x, p: K.grouped_damage_stock(x, p, -1.0, 0.1), ValueError, "weight: must be >= 0"),
+        (lambda x, p: K.grouped_damage_stock(x, p, 1.0, 0.1, -2.0), ValueError, "cap: must be >= 0"),
         (lambda x, p: K.grouped_damage_stock(x, p, 1.0, 0.1, NAN), ValueError, "cap"),
-        (lambda x, p: K.grouped_days_since(x, p, math.inf), ValueError, "k must be finite"),
+        (lambda x, p: K.grouped_days_since(x, p, math.inf), ValueError, "k: must be a finite number"),
+        (lambda x, p: K.grouped_days_since(x, p, 0.0), ValueError, "k: must be > 0"),
+        (lambda x, p: K.grouped_rolling_sum(x, p), TypeError, "window"),
+        (lambda x, p: K.grouped_lag(x, p, k=1, window=2), TypeError, "window"),
+        (lambda x, p: K.run_op("rolling_median", [x], p), ValueError, "unknown op 'rolling_median'"),
+        (lambda x, p: K.run_op("lag", [x], p, {"window": 2}), TypeError, r"unknown parameter\(s\) \['window'\]"),
+        (lambda x, p: K.run_op("product", [x], p), TypeError, r"takes 2 input array\(s\) \(a, b\), got 1"),
         (lambda x, p: K.grouped_burst_count(x, p, 3, NAN), ValueError, "level"),
         (lambda x, p: K.grouped_cold_spell_strikes(x, x, p, 0.0, 0), ValueError, "min_len"),
         (lambda x, p: K.grouped_product(x, x[:1], p), ValueError, "indptr must end"),
@@ -528,6 +541,27 @@ def test_entry_points_validate_their_arguments(call: Callable, error: type[Excep
     values, indptr = layout([[1.0, 2.0]])
     with pytest.raises(error, match=message):
         call(values, indptr)
+
+
+@pytest.mark.parametrize(
+    ("op", "indicator", "bad"),
+    [
+        ("damage_stock", "damage_stock", {"repair_rate": 3}),
+        ("damage_stock", "damage_stock", {"repair_rate": 0.1, "cap": -1}),
+        ("rolling_mean", "rolling_mean", {"window": 3, "min_periods": 9}),
+        ("hdd", "hdd", {"threshold": 20}),
+        ("burst_count", "burst_w", {"window": 2.5}),
+        ("cold_exposure", "cold_exposure", {"half_life": 0}),
+    ],
+)
+def test_entry_points_and_specs_share_one_validation(op: str, indicator: str, bad: dict) -> None:
+    """One rule per parameter: a bad value gets the same message from a ``grouped_*`` call and from a spec."""
+    values, indptr = layout([[1.0, 2.0]])
+    with pytest.raises(ValueError) as from_op:
+        K.run_op(op, [values], indptr, bad)
+    with pytest.raises(IndicatorSpecError) as from_spec:
+        validate_indicator_specs([{"name": indicator, "input": "x", **bad}])
+    assert str(from_spec.value) == f"features[0].{from_op.value}"
 
 
 def test_decay_and_alpha_from_half_life() -> None:

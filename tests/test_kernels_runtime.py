@@ -1,6 +1,8 @@
-"""Cold start and the pure-Python fallback, in fresh processes (no timings asserted: speed lives in the benchmark).
+"""Op tables, cold start and the pure-Python fallback, partly in fresh processes (no timings asserted: speed lives in
+the benchmark).
 
-- ``warmup()`` compiles or loads one signature per driver and exercises every kernel on float64 and float32;
+- the drivers, entry points and warm-up calls derive from the kernel modules' op tables;
+- ``warmup()`` compiles or loads one signature per driver and exercises every op on float64 and float32;
 - a second fresh process loads every driver from the on-disk cache (numba reports hits and no misses);
 - ``GRIDCAST_NO_NUMBA=1`` never imports numba and gives the same numbers, exactly, for every indicator of the
   catalogue (two parameter variants each), on float64 and float32 inputs.
@@ -8,12 +10,14 @@
 
 from __future__ import annotations
 
+import inspect
 import json
 import multiprocessing
 import os
 import subprocess
 import sys
 import textwrap
+import types
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +26,7 @@ import polars as pl
 import pytest
 
 from features.indicators import INDICATORS, add_indicators, kernels
+from features.indicators.kernels._ops import Op, OpTable
 
 REPO = Path(__file__).resolve().parents[1]
 needs_numba = pytest.mark.skipif(not kernels.NUMBA_ENABLED, reason="GRIDCAST_NO_NUMBA is set for this run")
@@ -51,8 +56,55 @@ def test_warmup_compiles_one_signature_per_driver_and_runs_every_kernel() -> Non
         x, y, out = signature[1], signature[2], signature[7]
         assert (x.dtype.name, x.mutable, y.mutable, out.mutable) == ("float64", False, False, True), name
         assert info["cache_hits"] + info["cache_misses"] >= 1
-    assert report["calls"] == 2 * 17  # every kernel entry point, float64 and float32
+    assert report["calls"] == 2 * len(kernels.OPS)  # every op, float64 and float32
     assert report["seconds"] >= 0
+
+
+def test_drivers_are_if_chains_generated_from_the_op_tables() -> None:
+    """One branch per distinct call, codes in table order, ops with the same call share a code; the driver is
+    defined in (and cached against) its own module's file, under a name that carries a digest of its source."""
+    assert len(kernels.OPS) >= 17
+    for table in kernels.api.TABLES:
+        source = table.source()
+        assert source.count("op == ") == len(table.calls) == len(set(table.codes.values()))
+        for name, op in table.ops.items():
+            assert f"op == {table.codes[name]}:\n" in source
+            assert op.call.strip().splitlines()[0] in source
+        fn = getattr(table.driver, "py_func", table.driver)
+        assert fn.__code__.co_filename == sys.modules[table.module].__file__
+        assert fn.__qualname__.startswith(f"{table.shape}_driver_") and fn.__module__ == table.module
+        assert kernels.DRIVERS[table.shape] is table.driver
+    window = sys.modules["features.indicators.kernels.window"].OPS
+    assert window.codes["rolling_min"] == window.codes["rolling_max"]
+    assert window.codes["rolling_sum"] != window.codes["rolling_mean"]  # a constant flag: two specialised branches
+
+
+def test_a_call_of_an_unknown_function_is_rejected_when_the_table_is_built(tmp_path: Path) -> None:
+    module = types.ModuleType("gridcast_test_shape")
+    module.__file__ = str(tmp_path / "gridcast_test_shape.py")
+    sys.modules[module.__name__] = module
+    try:
+        table = OpTable(module.__name__, (Op("twice", "twice_1d(x, out)"),))
+        with pytest.raises(ValueError, match="the call of op 'twice' uses 'twice_1d', not a module name"):
+            table.compile_driver()
+        with pytest.raises(ValueError, match="declared twice"):
+            OpTable(module.__name__, (Op("twice", "f(x)"), Op("twice", "g(x)")))
+    finally:
+        del sys.modules[module.__name__]
+
+
+def test_entry_points_follow_the_op_tables() -> None:
+    """``grouped_<name>`` for every op, exported by the package, with the op's inputs, ``indptr`` and parameters in
+    its signature (defaults as declared; ``None`` for derived defaults) and the op's docstring."""
+    for name, (_, op) in kernels.OPS.items():
+        entry = getattr(kernels, f"grouped_{name}")
+        assert entry is kernels.ENTRY_POINTS[f"grouped_{name}"] and f"grouped_{name}" in kernels.__all__
+        params = inspect.signature(entry).parameters
+        assert list(params) == [*op.inputs, "indptr", *(p.name for p in op.params)]
+        for p in op.params:
+            default = params[p.name].default
+            assert default is inspect.Parameter.empty if p.required else default in (p.default, None)
+        assert entry.__doc__ == op.doc and entry.__name__ == f"grouped_{name}"
 
 
 _WARMUP = """
@@ -77,7 +129,7 @@ def test_start_warmup_runs_in_the_background_and_reports() -> None:
     thread.join(timeout=600)
     assert not thread.is_alive()
     assert thread.report is not None  # type: ignore[attr-defined]
-    assert thread.report["calls"] == 2 * 17  # type: ignore[attr-defined]
+    assert thread.report["calls"] == 2 * len(kernels.OPS)  # type: ignore[attr-defined]
 
 
 def _rolling_sum_total(values: np.ndarray, indptr: np.ndarray) -> float:

@@ -1,4 +1,4 @@
-"""The indicator catalogue: one registered :class:`~features.indicators.definition.IndicatorDef` per kernel.
+"""The indicator catalogue: one registered :class:`~features.indicators.definition.IndicatorDef` per indicator.
 
 Each compute function's docstring gives the formula, the units and the NaN semantics (they are what
 ``docs/indicators.md`` and ``IndicatorDef.doc`` show). Windows, lags, half-lives and run lengths count periods
@@ -8,68 +8,19 @@ Each compute function's docstring gives the formula, the units and the NaN seman
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
 
-from features.indicators.definition import Derived, IndicatorDef, Param, register_indicator
+from features.indicators.definition import IndicatorDef, Param, register_indicator
 from features.indicators.grouped import GroupedArray
-from features.indicators.kernels import (
-    HDD_BASE_C,
-    HDD_THRESHOLD_C,
-    ewm_alpha,
-    grouped_burst_count,
-    grouped_cold_exposure,
-    grouped_cold_spell_len,
-    grouped_cold_spell_strikes,
-    grouped_damage_stock,
-    grouped_days_since,
-    grouped_ewm,
-    grouped_expanding_mean,
-    grouped_freeze_thaw,
-    grouped_hdd,
-    grouped_lag,
-    grouped_product,
-    grouped_rolling_max,
-    grouped_rolling_mean,
-    grouped_rolling_min,
-    grouped_rolling_std,
-    grouped_rolling_sum,
-)
+from features.indicators.kernels import OPS, ewm_alpha, run_op
+from features.indicators.kernels.params import HALF_LIFE, REQUIRED
 
 Inputs = Mapping[str, GroupedArray]
 Params = Mapping[str, Any]
-
-# --- parameter checks (return a message, or None when fine) -------------------------------------------------
-
-
-def _positive(value: float, _: Params) -> str | None:
-    return None if value > 0 else "must be > 0"
-
-
-def _non_negative(value: float, _: Params) -> str | None:
-    return None if value >= 0 else "must be >= 0"
-
-
-def _unit_interval(value: float, _: Params) -> str | None:
-    return None if 0 <= value <= 1 else "must be in [0, 1]"
-
-
-def _at_least_one(value: int, _: Params) -> str | None:
-    return None if value >= 1 else "must be >= 1"
-
-
-def _min_periods(value: int, params: Params) -> str | None:
-    if value < 1:
-        return "must be >= 1"
-    return None if value <= params["window"] else f"must be <= window ({params['window']})"
-
-
-def _threshold_not_above_base(value: float, params: Params) -> str | None:
-    base = params["base"]
-    return None if value <= base else f"must be <= base ({base})"
 
 
 def _label(value: float) -> str:
@@ -77,31 +28,22 @@ def _label(value: float) -> str:
     return f"{value:g}".replace(".", "p").replace("-", "m")
 
 
-def _one(inputs: Inputs, name: str = "input") -> tuple[np.ndarray, np.ndarray]:
-    ga = inputs[name]
-    return ga.values, ga.indptr
+def _op_params(op: str, *, required: tuple[str, ...] = ()) -> tuple[Param, ...]:
+    """The parameters of kernel op ``op`` as its op table declares them (type, default, check, examples), so a spec
+    is validated by the op's own rules; ``required``: parameters a spec must state although the op has a default."""
+    return tuple(replace(p, default=REQUIRED) if p.name in required else p for p in OPS[op][1].params)
+
+
+def _run(op: str, inputs: Inputs, params: Params, **overrides: Any) -> np.ndarray:
+    """Run kernel op ``op`` on the column inputs (in parameter order) with the spec's values of the parameters the op
+    declares; ``overrides`` give the others (e.g. ``alpha`` from a half-life)."""
+    given = {p.name: params[p.name] for p in OPS[op][1].params if p.name in params} | overrides
+    arrays = list(inputs.values())
+    return run_op(op, [ga.values for ga in arrays], arrays[0].indptr, given)
 
 
 def _input(doc: str) -> Param:
     return Param("input", "column", doc=doc)
-
-
-_HDD_PARAMS = (
-    Param("base", "float", HDD_BASE_C, doc="HDD base temperature, °C", examples=(20.0,)),
-    Param("threshold", "float", HDD_THRESHOLD_C, _threshold_not_above_base, "heating threshold, °C; <= base", (12.0,)),
-)
-_WINDOW = Param("window", "int", check=_at_least_one, doc="window length, periods", examples=(7, 3))
-_MIN_PERIODS_WINDOW = Param(
-    "min_periods",
-    "int",
-    Derived(lambda p: p["window"], "window"),
-    _min_periods,
-    "valid periods needed in the window for a result; 1..window",
-    examples=(1, 2),
-)
-_MIN_PERIODS_ONE = Param(
-    "min_periods", "int", 1, _min_periods, "valid periods needed in the window; 1..window", examples=(2,)
-)
 
 
 # --- weather ------------------------------------------------------------------------------------------------
@@ -115,7 +57,7 @@ def _hdd(inputs: Inputs, params: Params) -> np.ndarray:
     T_t: daily mean air temperature, °C (``input``). Units: °C·day per day (degree-days accumulated in period t).
     NaN: propagate (missing T_t gives a missing HDD_t).
     """
-    return grouped_hdd(*_one(inputs), params["base"], params["threshold"])
+    return _run("hdd", inputs, params)
 
 
 def _cold_exposure(inputs: Inputs, params: Params) -> np.ndarray:
@@ -127,7 +69,7 @@ def _cold_exposure(inputs: Inputs, params: Params) -> np.ndarray:
     half its weight after half_life periods). NaN: skip (a missing T_t leaves C unchanged, C_t = C_{t−1}; missing
     before the first valid T).
     """
-    return grouped_cold_exposure(*_one(inputs), params["half_life"], params["base"], params["threshold"])
+    return _run("cold_exposure", inputs, params)
 
 
 def _cold_spell_len(inputs: Inputs, params: Params) -> np.ndarray:
@@ -138,7 +80,7 @@ def _cold_spell_len(inputs: Inputs, params: Params) -> np.ndarray:
     T_t: air temperature, °C (``input``: daily mean or minimum). Units: periods (days). NaN: reset (a missing T_t
     gives a missing R_t, and the run restarts from 0 after it: a spell is only counted over observed days).
     """
-    return grouped_cold_spell_len(*_one(inputs), params["threshold"])
+    return _run("cold_spell_len", inputs, params)
 
 
 def _freeze_thaw(inputs: Inputs, params: Params) -> np.ndarray:
@@ -150,8 +92,7 @@ def _freeze_thaw(inputs: Inputs, params: Params) -> np.ndarray:
     NaN: skip (a period missing either input is no freeze–thaw day and does not count towards ``min_periods``;
     F_t is missing when fewer than ``min_periods`` periods of the window have both inputs).
     """
-    ga_min, ga_max = inputs["t_min"], inputs["t_max"]
-    return grouped_freeze_thaw(ga_min.values, ga_max.values, ga_min.indptr, params["window"], params["min_periods"])
+    return _run("freeze_thaw", inputs, params)
 
 
 # --- strikes and attrition ----------------------------------------------------------------------------------
@@ -166,7 +107,7 @@ def _strike_ewm(inputs: Inputs, params: Params) -> np.ndarray:
     NaN: skip (a missing x_t leaves the state unchanged and s_t is the carried state; missing before the first
     valid value).
     """
-    return grouped_ewm(*_one(inputs), ewm_alpha(params["half_life"]))
+    return _run("ewm", inputs, params, alpha=ewm_alpha(params["half_life"]))
 
 
 def _damage_stock(inputs: Inputs, params: Params) -> np.ndarray:
@@ -179,8 +120,7 @@ def _damage_stock(inputs: Inputs, params: Params) -> np.ndarray:
     unset = no limit). Units: damage units (w × strikes). NaN: skip as "no damage added": a missing s_t adds
     nothing and repair goes on; missing before the first valid s.
     """
-    cap = math.inf if params["cap"] is None else params["cap"]
-    return grouped_damage_stock(*_one(inputs), params["weight"], params["repair_rate"], cap)
+    return _run("damage_stock", inputs, params)
 
 
 def _days_since_strike(inputs: Inputs, params: Params) -> np.ndarray:
@@ -191,7 +131,7 @@ def _days_since_strike(inputs: Inputs, params: Params) -> np.ndarray:
     s_t: strikes per period (``input``); k = ``k``. Units: periods. NaN: a missing s_t gives a missing S_t, but time
     still passes (S counts on after it from the last observed qualifying period).
     """
-    return grouped_days_since(*_one(inputs), params["k"])
+    return _run("days_since", inputs, params)
 
 
 def _burst_count(inputs: Inputs, params: Params) -> np.ndarray:
@@ -202,7 +142,7 @@ def _burst_count(inputs: Inputs, params: Params) -> np.ndarray:
     s_t: strikes per period (``input``); w = ``window``. Units: periods. NaN: skip (a missing period is no burst and
     does not count towards ``min_periods``; B_t is missing below ``min_periods`` valid periods in the window).
     """
-    return grouped_burst_count(*_one(inputs), params["window"], params["level"], params["min_periods"])
+    return _run("burst_count", inputs, params)
 
 
 def _cold_spell_strikes(inputs: Inputs, params: Params) -> np.ndarray:
@@ -213,8 +153,7 @@ def _cold_spell_strikes(inputs: Inputs, params: Params) -> np.ndarray:
     s_t: strikes per period (``input``); T_t: air temperature, °C (``temp``). Units: those of s (per period).
     NaN: propagate (a missing s_t or T_t gives a missing X_t; a missing T_t also resets the run).
     """
-    ga_s, ga_t = inputs["input"], inputs["temp"]
-    return grouped_cold_spell_strikes(ga_s.values, ga_t.values, ga_s.indptr, params["threshold"], params["min_len"])
+    return _run("cold_spell_strikes", inputs, params)
 
 
 def _damage_hdd(inputs: Inputs, params: Params) -> np.ndarray:
@@ -225,8 +164,7 @@ def _damage_hdd(inputs: Inputs, params: Params) -> np.ndarray:
     D_t: a damage column (``damage``, e.g. a ``damage_stock`` output); HDD_t: a heating-degree-day column (``hdd``,
     e.g. an ``hdd`` output). Units: damage units × °C·day per day. NaN: propagate (missing if either is missing).
     """
-    ga_d, ga_h = inputs["damage"], inputs["hdd"]
-    return grouped_product(ga_d.values, ga_h.values, ga_d.indptr)
+    return _run("product", inputs, params)
 
 
 # --- generic transforms of any input ------------------------------------------------------------------------
@@ -239,7 +177,7 @@ def _lag(inputs: Inputs, params: Params) -> np.ndarray:
 
     Units: those of x. NaN: propagate (the lagged value may itself be missing).
     """
-    return grouped_lag(*_one(inputs), params["k"])
+    return _run("lag", inputs, params)
 
 
 def _rolling_doc(stat: str, formula: str) -> str:
@@ -253,23 +191,23 @@ def _rolling_doc(stat: str, formula: str) -> str:
 
 
 def _rolling_sum(inputs: Inputs, params: Params) -> np.ndarray:
-    return grouped_rolling_sum(*_one(inputs), params["window"], params["min_periods"])
+    return _run("rolling_sum", inputs, params)
 
 
 def _rolling_mean(inputs: Inputs, params: Params) -> np.ndarray:
-    return grouped_rolling_mean(*_one(inputs), params["window"], params["min_periods"])
+    return _run("rolling_mean", inputs, params)
 
 
 def _rolling_std(inputs: Inputs, params: Params) -> np.ndarray:
-    return grouped_rolling_std(*_one(inputs), params["window"], params["min_periods"])
+    return _run("rolling_std", inputs, params)
 
 
 def _rolling_min(inputs: Inputs, params: Params) -> np.ndarray:
-    return grouped_rolling_min(*_one(inputs), params["window"], params["min_periods"])
+    return _run("rolling_min", inputs, params)
 
 
 def _rolling_max(inputs: Inputs, params: Params) -> np.ndarray:
-    return grouped_rolling_max(*_one(inputs), params["window"], params["min_periods"])
+    return _run("rolling_max", inputs, params)
 
 
 _rolling_sum.__doc__ = _rolling_doc("sum", "S_t = Σ W_t")
@@ -286,7 +224,7 @@ def _expanding_mean(inputs: Inputs, params: Params) -> np.ndarray:
 
     Units: those of x. NaN: skip (missing values are left out; E_t is missing below ``min_periods`` valid values).
     """
-    return grouped_expanding_mean(*_one(inputs), params["min_periods"])
+    return _run("expanding_mean", inputs, params)
 
 
 # --- registrations ------------------------------------------------------------------------------------------
@@ -294,28 +232,21 @@ def _expanding_mean(inputs: Inputs, params: Params) -> np.ndarray:
 _DEFS = (
     IndicatorDef(
         name="hdd",
-        params=(_input("daily mean temperature, °C"), *_HDD_PARAMS),
+        params=(_input("daily mean temperature, °C"), *_op_params("hdd")),
         compute=_hdd,
         default_output=lambda p: "hdd_c",
         units="°C·day per day",
     ),
     IndicatorDef(
         name="cold_exposure",
-        params=(
-            _input("daily mean temperature, °C"),
-            Param("half_life", "float", check=_positive, doc="half-life, periods", examples=(7.0, 2.5)),
-            *_HDD_PARAMS,
-        ),
+        params=(_input("daily mean temperature, °C"), *_op_params("cold_exposure")),
         compute=_cold_exposure,
         default_output=lambda p: f"cold_exposure_hl{_label(p['half_life'])}",
         units="°C·day",
     ),
     IndicatorDef(
         name="cold_spell_len",
-        params=(
-            _input("air temperature, °C"),
-            Param("threshold", "float", 0.0, doc="cold below this, °C", examples=(-5.0,)),
-        ),
+        params=(_input("air temperature, °C"), *_op_params("cold_spell_len")),
         compute=_cold_spell_len,
         default_output=lambda p: f"cold_spell_len_lt{_label(p['threshold'])}",
         units="periods",
@@ -325,8 +256,7 @@ _DEFS = (
         params=(
             Param("t_min", "column", doc="daily minimum temperature, °C"),
             Param("t_max", "column", doc="daily maximum temperature, °C"),
-            Param("window", "int", check=_at_least_one, doc="window, periods", examples=(7, 3)),
-            _MIN_PERIODS_ONE,
+            *_op_params("freeze_thaw"),
         ),
         compute=_freeze_thaw,
         default_output=lambda p: f"freeze_thaw_{p['window']}",
@@ -334,51 +264,28 @@ _DEFS = (
     ),
     IndicatorDef(
         name="strike_ewm",
-        params=(
-            _input("strikes per period"),
-            Param("half_life", "float", check=_positive, doc="half-life, periods", examples=(7.0, 0.5)),
-        ),
+        params=(_input("strikes per period"), replace(HALF_LIFE, examples=(7.0, 0.5))),
         compute=_strike_ewm,
         default_output=lambda p: f"{p['input']}_ewm{_label(p['half_life'])}",
         units="input units per period",
     ),
     IndicatorDef(
         name="damage_stock",
-        params=(
-            _input("strikes per period"),
-            Param("weight", "float", 1.0, _non_negative, "damage units per strike; >= 0", examples=(2.5,)),
-            Param("repair_rate", "float", check=_unit_interval, doc="share repaired per period", examples=(0.1, 0.5)),
-            Param(
-                "cap",
-                "float",
-                None,
-                _non_negative,
-                "most damage units repaired per period; unset: no limit",
-                (50.0, 1.0),
-            ),
-        ),
+        params=(_input("strikes per period"), *_op_params("damage_stock", required=("repair_rate",))),
         compute=_damage_stock,
         default_output=lambda p: f"{p['input']}_damage",
         units="damage units (weight × strikes)",
     ),
     IndicatorDef(
         name="days_since_strike",
-        params=(
-            _input("strikes per period"),
-            Param("k", "float", 1.0, _positive, "qualifying strikes, > 0", examples=(5.0,)),
-        ),
+        params=(_input("strikes per period"), *_op_params("days_since")),
         compute=_days_since_strike,
         default_output=lambda p: f"{p['input']}_days_since_ge{_label(p['k'])}",
         units="periods",
     ),
     IndicatorDef(
         name="burst_w",
-        params=(
-            _input("strikes per period"),
-            Param("window", "int", check=_at_least_one, doc="window, periods", examples=(7, 2)),
-            Param("level", "float", 0.0, doc="a burst period has strikes > level", examples=(5.0,)),
-            _MIN_PERIODS_ONE,
-        ),
+        params=(_input("strikes per period"), *_op_params("burst_count")),
         compute=_burst_count,
         default_output=lambda p: f"{p['input']}_burst{p['window']}_gt{_label(p['level'])}",
         units="periods",
@@ -388,8 +295,7 @@ _DEFS = (
         params=(
             _input("strikes per period"),
             Param("temp", "column", doc="air temperature, °C"),
-            Param("threshold", "float", 0.0, doc="cold below this, °C", examples=(3.0,)),
-            Param("min_len", "int", 1, _at_least_one, "periods of cold before strikes count, >= 1", examples=(2,)),
+            *_op_params("cold_spell_strikes"),
         ),
         compute=_cold_spell_strikes,
         default_output=lambda p: f"{p['input']}_cold_spell_lt{_label(p['threshold'])}",
@@ -407,7 +313,7 @@ _DEFS = (
     ),
     IndicatorDef(
         name="lag",
-        params=(_input("any input"), Param("k", "int", 1, _at_least_one, "lag, periods, >= 1", examples=(3,))),
+        params=(_input("any input"), *_op_params("lag")),
         compute=_lag,
         default_output=lambda p: f"{p['input']}_lag{p['k']}",
         units="input units",
@@ -415,7 +321,7 @@ _DEFS = (
     *(
         IndicatorDef(
             name=f"rolling_{stat}",
-            params=(_input("any input"), _WINDOW, _MIN_PERIODS_WINDOW),
+            params=(_input("any input"), *_op_params(f"rolling_{stat}")),
             compute=fn,
             default_output=lambda p, stat=stat: f"{p['input']}_rolling_{stat}{p['window']}",
             units="input units",
@@ -430,10 +336,7 @@ _DEFS = (
     ),
     IndicatorDef(
         name="expanding_mean",
-        params=(
-            _input("any input"),
-            Param("min_periods", "int", 1, _at_least_one, "valid values needed, >= 1", examples=(3,)),
-        ),
+        params=(_input("any input"), *_op_params("expanding_mean")),
         compute=_expanding_mean,
         default_output=lambda p: f"{p['input']}_expanding_mean",
         units="input units",

@@ -63,11 +63,12 @@ def compute_indicator(spec: IndicatorSpec | Mapping[str, Any], inputs: Mapping[s
     wanted = set(defn.column_params)
     if set(inputs) != wanted:
         raise ValueError(f"{resolved.name}: inputs must be exactly {sorted(wanted)}, got {sorted(inputs)}")
-    first = inputs[defn.column_params[0]]
+    ordered = {name: inputs[name] for name in defn.column_params}  # the kernels take them in parameter order
+    first = ordered[defn.column_params[0]]
     for name in defn.column_params[1:]:
-        if not np.array_equal(inputs[name].indptr, first.indptr):
+        if not np.array_equal(ordered[name].indptr, first.indptr):
             raise ValueError(f"{resolved.name}: input {name!r} is grouped differently from {defn.column_params[0]!r}")
-    return defn.compute(inputs, resolved.params)
+    return defn.compute(ordered, resolved.params)
 
 
 def add_indicators(

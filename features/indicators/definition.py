@@ -13,27 +13,54 @@ A spec is a table such as a TOML ``[[features]]`` entry::
 :class:`IndicatorSpecError` naming the offending key (``features[2].repair_rate: must be in [0, 1], got 3``; list
 positions are 0-based). :func:`column_params` / :func:`input_columns` say which parameters of a spec name columns.
 The catalogue itself is in :mod:`features.indicators.catalogue`.
+
+Parameters (:class:`Param`, :class:`Derived`) and their validation (:func:`~features.indicators.kernels.params.resolve`)
+are those of the kernels' op tables (:mod:`features.indicators.kernels.params`): the catalogue reuses the ops'
+parameters, so each rule is written once and a spec is checked by the same code as a ``grouped_*`` call.
 """
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
 
 from features.indicators.grouped import GroupedArray
+from features.indicators.kernels.params import (
+    REQUIRED,
+    Check,
+    Derived,
+    Param,
+    ParamError,
+    ParamKind,
+    coerce,
+    resolve,
+)
 
-ParamKind = Literal["float", "int", "column"]
-Check = Callable[[Any, Mapping[str, Any]], str | None]
+__all__ = [
+    "INDICATORS",
+    "REQUIRED",
+    "Check",
+    "Compute",
+    "Derived",
+    "IndicatorDef",
+    "IndicatorSpec",
+    "IndicatorSpecError",
+    "Param",
+    "ParamKind",
+    "column_params",
+    "input_columns",
+    "register_indicator",
+    "validate_indicator_specs",
+]
+
 Compute = Callable[[Mapping[str, GroupedArray], Mapping[str, Any]], np.ndarray]
 
 NAME_KEY = "name"
 OUTPUT_KEY = "output"
-_REQUIRED: Any = object()
 
 
 class IndicatorSpecError(ValueError):
@@ -43,36 +70,6 @@ class IndicatorSpecError(ValueError):
         self.key = key
         self.message = message
         super().__init__(f"{key}: {message}")
-
-
-@dataclass(frozen=True)
-class Derived:
-    """A default computed from the parameters before it (e.g. ``min_periods`` defaults to ``window``)."""
-
-    fn: Callable[[Mapping[str, Any]], Any]
-    doc: str
-
-
-@dataclass(frozen=True)
-class Param:
-    """One parameter of an indicator.
-
-    ``default``: a value, ``None`` (optional, unset means "none", e.g. no repair cap), a :class:`Derived` default, or
-    nothing (required). ``check(value, params)`` returns a message such as ``"must be > 0"`` for an invalid (coerced)
-    value; ``params`` holds every coerced parameter, so checks may relate parameters. ``examples`` are valid values
-    used by tests, warm-up and docs for required parameters.
-    """
-
-    name: str
-    kind: ParamKind
-    default: Any = _REQUIRED
-    check: Check | None = None
-    doc: str = ""
-    examples: tuple[Any, ...] = ()
-
-    @property
-    def required(self) -> bool:
-        return self.default is _REQUIRED
 
 
 @dataclass(frozen=True)
@@ -208,41 +205,13 @@ def _validate_one(table: Any, where: str) -> IndicatorSpec:
     for key in table:
         if key not in allowed:
             raise IndicatorSpecError(f"{where}.{key}", f"unknown parameter for {name!r}; allowed: {', '.join(allowed)}")
-    params: dict[str, Any] = {}
-    for p in defn.params:
-        key = f"{where}.{p.name}"
-        if p.name in table and not (table[p.name] is None and p.default is None):
-            params[p.name] = _coerce(table[p.name], p.kind, key)
-        elif p.required:
-            raise IndicatorSpecError(key, f"missing required parameter of {name!r}")
-        elif isinstance(p.default, Derived):
-            params[p.name] = p.default.fn(params)
-        else:
-            params[p.name] = p.default
-    for p in defn.params:
-        value = params[p.name]
-        problem = p.check(value, params) if p.check and value is not None else None
-        if problem:
-            raise IndicatorSpecError(f"{where}.{p.name}", f"{problem}, got {table.get(p.name, value)!r}")
-    output = table.get(OUTPUT_KEY)
-    output = defn.default_output(params) if output is None else _coerce(output, "column", f"{where}.{OUTPUT_KEY}")
+    try:
+        params = resolve(defn.params, table, owner=name)
+        output = table.get(OUTPUT_KEY)
+        output = defn.default_output(params) if output is None else coerce(OUTPUT_KEY, output, "column")
+    except ParamError as error:
+        raise IndicatorSpecError(f"{where}.{error.name}", error.message) from None
     return IndicatorSpec(name=name, params=params, output=output)
-
-
-def _coerce(value: Any, kind: ParamKind, key: str) -> Any:
-    if kind == "column":
-        if not isinstance(value, str) or not value.strip():
-            raise IndicatorSpecError(key, f"expected a non-empty column name, got {_describe(value)}")
-        return value
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise IndicatorSpecError(key, f"expected a number, got {_describe(value)}")
-    if kind == "int":
-        if isinstance(value, float) and not value.is_integer():
-            raise IndicatorSpecError(key, f"expected an integer, got {value!r}")
-        return int(value)
-    if not math.isfinite(value):
-        raise IndicatorSpecError(key, f"must be a finite number, got {value!r}")
-    return float(value)
 
 
 def _describe(value: Any) -> str:

@@ -1,16 +1,28 @@
 """Numba kernels over grouped arrays (see :mod:`features.indicators.grouped` for the ``values``/``indptr`` layout).
 
-Three levels, each small:
+Each kernel module, one per shape (:mod:`~.elementwise`, :mod:`~.scan`, :mod:`~.window`), holds two things, each
+documented there with its NaN semantics:
 
-- **1-D kernels** (``*_1d``) work on one series of float64 values and write into a preallocated ``out`` slice; state
-  lives in float64 locals. They sit in one module per shape: :mod:`~.elementwise`, :mod:`~.scan`,
-  :mod:`~.window`, each with its NaN semantics documented.
-- **Drivers**, one per shape (``elementwise_driver``, ``scan_driver``, ``window_driver``), loop over a range of
-  groups and call the kernel selected by an integer op code, each group from a fresh state. One signature each
-  (see :mod:`~._run`), so a process compiles or loads exactly three functions. A kernel passed as a
-  first-class function argument would instead be typed by identity and miss the on-disk cache in every new process
-  (measured with numba 0.68), hence op codes.
-- **Entry points** (:mod:`~features.indicators.kernels.api`), one validated ``grouped_*`` function per kernel.
+- **1-D kernels** (``*_1d``): one series of float64 values in, a preallocated ``out`` slice written; state in float64
+  locals; ``njit(inline="always")``, so each is compiled once, inside the driver of its module;
+- **the op table** ``OPS`` (:class:`~._ops.OpTable`): one :class:`~._ops.Op` row per operation — its name, its call
+  on one group (e.g. ``"rolling_std_1d(x, int(p[0]), int(p[1]), out)"``), its inputs, its parameters
+  (:class:`~.params.Param`: type, default, check, examples) and how they pack into the driver's vector ``p``.
+
+Everything else derives from the tables:
+
+- **drivers**, one per shape (``elementwise_driver``, ``scan_driver``, ``window_driver``; :data:`DRIVERS`): a
+  generated plain chain of ``if op == code`` branches, one per distinct call, looping over a range of groups, each
+  group from a fresh state. One signature each (see :mod:`~._run`), so a process compiles or loads exactly three
+  functions. A kernel passed as a first-class function argument would instead be typed by identity and miss the
+  on-disk cache in every new process (measured with numba 0.68), hence integer op codes;
+- **entry points** (:mod:`~.api`): :func:`run_op` and one ``grouped_<name>`` per op (re-exported here, with the op's
+  signature and docstring). Parameters are validated in one place, :func:`~.params.resolve`, against the op's
+  ``Param`` objects, which the indicator catalogue reuses for spec validation;
+- **warm-up**: :func:`warmup` runs every op, each parameter at its first example.
+
+Adding an operation: a kernel and an ``OPS`` row in the module of its shape; no op code, driver branch, entry point,
+re-export or warm-up entry to write.
 
 Pure-Python fallback: ``GRIDCAST_NO_NUMBA=1`` (read once, at import) runs the same source without numba
 (:data:`NUMBA_ENABLED` says which mode is active). Compiled code is cached on disk (``__pycache__`` next to the
@@ -27,96 +39,44 @@ from typing import Any
 import numpy as np
 
 from features.indicators.kernels._jit import NUMBA_ENABLED
-from features.indicators.kernels._run import set_threads, threads
+from features.indicators.kernels._run import N_PARAMS, set_threads, threads
 from features.indicators.kernels.api import (
+    ENTRY_POINTS,
     HDD_BASE_C,
     HDD_THRESHOLD_C,
+    OPS,
+    TABLES,
     decay_factor,
     ewm_alpha,
-    grouped_burst_count,
-    grouped_cold_exposure,
-    grouped_cold_spell_len,
-    grouped_cold_spell_strikes,
-    grouped_damage_stock,
-    grouped_days_since,
-    grouped_ewm,
-    grouped_expanding_mean,
-    grouped_freeze_thaw,
-    grouped_hdd,
-    grouped_lag,
-    grouped_product,
-    grouped_rolling_max,
-    grouped_rolling_mean,
-    grouped_rolling_min,
-    grouped_rolling_std,
-    grouped_rolling_sum,
+    run_op,
 )
-from features.indicators.kernels.elementwise import elementwise_driver
-from features.indicators.kernels.scan import scan_driver
-from features.indicators.kernels.window import window_driver
+
+globals().update(ENTRY_POINTS)  # grouped_<name> for every op
 
 __all__ = [
     "DRIVERS",
+    "ENTRY_POINTS",
     "HDD_BASE_C",
     "HDD_THRESHOLD_C",
     "NUMBA_ENABLED",
+    "OPS",
     "decay_factor",
     "ewm_alpha",
-    "grouped_burst_count",
-    "grouped_cold_exposure",
-    "grouped_cold_spell_len",
-    "grouped_cold_spell_strikes",
-    "grouped_damage_stock",
-    "grouped_days_since",
-    "grouped_ewm",
-    "grouped_expanding_mean",
-    "grouped_freeze_thaw",
-    "grouped_hdd",
-    "grouped_lag",
-    "grouped_product",
-    "grouped_rolling_max",
-    "grouped_rolling_mean",
-    "grouped_rolling_min",
-    "grouped_rolling_std",
-    "grouped_rolling_sum",
+    "run_op",
     "set_threads",
     "start_warmup",
     "threads",
     "warmup",
+    *ENTRY_POINTS,
 ]
 
-DRIVERS: dict[str, Callable[..., None]] = {
-    "elementwise": elementwise_driver,
-    "scan": scan_driver,
-    "window": window_driver,
-}
+DRIVERS: dict[str, Callable[..., None]] = {table.shape: table.driver for table in TABLES}
 """The compiled functions: one per shape (name → numba dispatcher, or plain function without numba)."""
-
-_ONE_INPUT: tuple[Callable[[np.ndarray, np.ndarray], np.ndarray], ...] = (
-    lambda v, p: grouped_hdd(v, p),
-    lambda v, p: grouped_ewm(v, p, 0.5),
-    lambda v, p: grouped_expanding_mean(v, p),
-    lambda v, p: grouped_cold_exposure(v, p, 3.0),
-    lambda v, p: grouped_cold_spell_len(v, p),
-    lambda v, p: grouped_damage_stock(v, p, 1.0, 0.1, 2.0),
-    lambda v, p: grouped_days_since(v, p),
-    lambda v, p: grouped_lag(v, p, 1),
-    lambda v, p: grouped_rolling_sum(v, p, 2, 1),
-    lambda v, p: grouped_rolling_mean(v, p, 2, 1),
-    lambda v, p: grouped_rolling_std(v, p, 2, 1),
-    lambda v, p: grouped_rolling_min(v, p, 2, 1),
-    lambda v, p: grouped_rolling_max(v, p, 2, 1),
-    lambda v, p: grouped_burst_count(v, p, 2),
-)
-_TWO_INPUTS: tuple[Callable[[np.ndarray, np.ndarray, np.ndarray], np.ndarray], ...] = (
-    lambda a, b, p: grouped_product(a, b, p),
-    lambda a, b, p: grouped_cold_spell_strikes(a, b, p),
-    lambda a, b, p: grouped_freeze_thaw(a, b, p, 2),
-)
 
 
 def warmup() -> dict[str, Any]:
-    """Compile (or load from the disk cache) every driver, then run every kernel once on float64 and float32 input.
+    """Compile (or load from the disk cache) every driver, then run every op once on float64 and float32 input (each
+    parameter at its first example, else its default).
 
     Returns a report: ``numba`` (bool), ``seconds`` and ``cpu_seconds`` (total), ``calls`` (kernel calls made),
     ``cache_dir`` and, per driver, ``seconds``/``cpu_seconds`` of its first call, ``signatures`` and the numba
@@ -129,7 +89,8 @@ def warmup() -> dict[str, Any]:
         x = np.array([-3.0, np.nan, 20.0, 1.0, 0.5])
         x.flags.writeable = False
         indptr = np.array([0, 2, 5], dtype=np.int64)
-        params = np.array([2.0, 1.0, 0.0])
+        params = np.zeros(N_PARAMS)
+        params[:2] = 2.0, 1.0  # op 0 of each driver: hdd (base, threshold), ewm (alpha ≤ 1 unused here), lag (k)
         for name, driver in DRIVERS.items():
             t0, c0 = time.perf_counter(), time.process_time()
             driver(0, x, x, indptr, 0, 2, params, np.empty(x.size))
@@ -146,11 +107,9 @@ def warmup() -> dict[str, Any]:
     for dtype in (np.float64, np.float32):
         values = np.array([-3.0, np.nan, 20.0, 1.0, 0.5], dtype=dtype)
         other = np.array([-1.0, 2.0, np.nan, -2.0, 3.0], dtype=dtype)
-        for fn in _ONE_INPUT:
-            fn(values, indptr)
-        for fn2 in _TWO_INPUTS:
-            fn2(values, other, indptr)
-        report["calls"] += len(_ONE_INPUT) + len(_TWO_INPUTS)
+        for name, (_, op) in OPS.items():
+            run_op(name, (values, other)[: len(op.inputs)], indptr, {p.name: p.example() for p in op.params})
+        report["calls"] += len(OPS)
     report["seconds"] = round(time.perf_counter() - started, 4)
     report["cpu_seconds"] = round(time.process_time() - cpu_started, 4)
     return report

@@ -13,7 +13,8 @@ at all and the very same kernel source runs as plain Python (slowly, with the sa
 
 Cache caveat (numba): the on-disk cache of a driver is invalidated when *its own source file* changes, not when a
 function it calls from another file changes. Every shape module therefore holds its kernels and its driver together
-and calls nothing jitted from elsewhere.
+and calls nothing jitted from elsewhere; the driver is generated from the module's op table but compiled as the
+module's own code (see :mod:`~._ops`).
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ if NUMBA_ENABLED:
 
     kernel = njit(cache=True, nogil=True, inline="always")
     driver = njit(cache=True, nogil=True)
-else:  # pragma: no cover - exercised in a subprocess by tests/test_kernels_fallback.py
+else:  # pragma: no cover - exercised in a subprocess by tests/test_kernels_runtime.py
 
     def _identity(fn: Callable[..., Any]) -> Callable[..., Any]:
         return fn

@@ -1,8 +1,9 @@
 """Running a shape driver over a grouped array: dtypes, read-only views, chunks of groups and threads.
 
 Every driver has the one signature ``driver(op, x, y, indptr, g0, g1, p, out)`` with ``x``/``y`` read-only
-C-contiguous float64, ``indptr`` writable int64, ``p`` float64 parameters and ``out`` writable float64. Keeping to
-that single signature means each driver is compiled (or loaded from the cache) exactly once per process:
+C-contiguous float64, ``indptr`` writable int64, ``p`` float64 parameters (:data:`N_PARAMS` of them) and ``out``
+writable float64. Keeping to that single signature means each driver is compiled (or loaded from the cache) exactly
+once per process:
 
 - float64 inputs are passed as read-only views (a writable array would be a second numba type);
 - float32 inputs are widened chunk by chunk (at most :data:`CHUNK_ROWS` rows, whole groups) into float64 scratch,
@@ -29,6 +30,8 @@ from features.indicators.kernels._jit import NUMBA_ENABLED
 
 Driver = Callable[..., None]
 
+N_PARAMS = 4
+"""Length of the drivers' parameter vector ``p`` (unused entries are 0)."""
 CHUNK_ROWS = 1 << 16
 PARALLEL_MIN_ROWS = 1 << 17
 _THREADS: int | None = None
@@ -68,7 +71,9 @@ def run(driver: Driver, op: int, x: np.ndarray, y: np.ndarray | None, indptr: np
     out = np.empty(x.size, dtype=dtype)
     if x.size == 0:
         return out
-    p = np.zeros(3, dtype=np.float64)
+    if len(params) > N_PARAMS:
+        raise ValueError(f"at most {N_PARAMS} driver parameters, got {len(params)}")
+    p = np.zeros(N_PARAMS, dtype=np.float64)
     p[: len(params)] = params
     if not indptr.flags.writeable or not indptr.flags.c_contiguous:
         indptr = np.array(indptr, dtype=np.int64)  # tiny (n_groups + 1); keeps the driver's one signature

@@ -2,6 +2,9 @@
 
 Kernels read float64 inputs ``x`` (and ``y``) and write float64 ``out`` of the same length. NaN semantics:
 **propagate** (a missing input gives a missing output at the same period, nothing else is affected).
+
+Adding an op here: a ``*_1d`` kernel and a row of :data:`OPS` (its call, inputs and parameters) (see
+:mod:`~features.indicators.kernels._ops`); the driver, entry point and warm-up follow from the row.
 """
 
 from __future__ import annotations
@@ -10,10 +13,9 @@ import math
 
 import numpy as np
 
-from features.indicators.kernels._jit import driver, kernel
-
-OP_HDD = 0
-OP_PRODUCT = 1
+from features.indicators.kernels._jit import kernel
+from features.indicators.kernels._ops import Op, OpTable
+from features.indicators.kernels.params import HDD_BASE, HDD_THRESHOLD
 
 
 @kernel
@@ -39,14 +41,25 @@ def product_1d(a: np.ndarray, b: np.ndarray, out: np.ndarray) -> None:
         out[i] = a[i] * b[i]
 
 
-@driver
-def elementwise_driver(
-    op: int, x: np.ndarray, y: np.ndarray, indptr: np.ndarray, g0: int, g1: int, p: np.ndarray, out: np.ndarray
-) -> None:
-    """Run elementwise kernel ``op`` over the rows of groups ``g0 .. g1 − 1`` (one contiguous row range)."""
-    start, stop = indptr[g0], indptr[g1]
-    xs, ys, outs = x[start:stop], y[start:stop], out[start:stop]
-    if op == OP_HDD:
-        hdd_1d(xs, p[0], p[1], outs)
-    elif op == OP_PRODUCT:
-        product_1d(xs, ys, outs)
+# --- the op table: calls over one group's x, y, out and the parameters p (see _ops) -------------------------
+
+OPS = OpTable(
+    __name__,
+    (
+        Op(
+            "hdd",
+            "hdd_1d(x, p[0], p[1], out)",
+            (HDD_BASE, HDD_THRESHOLD),
+            doc="Heating degree days (Eurostat rule): ``base − T`` if ``T ≤ threshold`` else 0, NaN → NaN.\n\n"
+            "``values``: daily mean temperatures, °C. Result: °C·day per day.",
+        ),
+        Op(
+            "product",
+            "product_1d(x, y, out)",
+            inputs=("a", "b"),
+            doc="Elementwise ``a · b`` of two aligned inputs (e.g. damage stock × HDD); NaN in either → NaN.",
+        ),
+    ),
+    per_group=False,
+)
+elementwise_driver = OPS.compile_driver()

@@ -4,23 +4,31 @@ Each kernel handles one series (a group) and starts from a fresh state, so nothi
 Inputs and ``out`` are float64 (the runner widens float32 storage chunk-wise); the state is float64 too. NaN
 semantics are stated per kernel: **skip** (the missing period leaves the state as it was, or as documented),
 **reset** (the missing period ends the run) or **propagate**.
+
+Adding an op here: a ``*_1d`` kernel and a row of :data:`OPS` (its call, inputs and parameters) (see
+:mod:`~features.indicators.kernels._ops`); the driver, entry point and warm-up follow from the row.
 """
 
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 
 import numpy as np
 
-from features.indicators.kernels._jit import driver, kernel
-
-OP_EWM = 0
-OP_EXPANDING_MEAN = 1
-OP_COLD_EXPOSURE = 2
-OP_DAMAGE_STOCK = 3
-OP_DAYS_SINCE = 4
-OP_COLD_SPELL_LEN = 5  # the two cold-spell ops share one run-length scan: keep them last and adjacent
-OP_COLD_SPELL_STRIKES = 6
+from features.indicators.kernels._jit import kernel
+from features.indicators.kernels._ops import Op, OpTable
+from features.indicators.kernels.params import (
+    HALF_LIFE,
+    HDD_BASE,
+    HDD_THRESHOLD,
+    Param,
+    alpha_interval,
+    at_least_one,
+    non_negative,
+    positive,
+    unit_interval,
+)
 
 
 @kernel
@@ -131,26 +139,81 @@ def strikes_in_spell_1d(s: np.ndarray, min_len: float, out: np.ndarray) -> None:
             out[i] = si if run >= min_len else 0.0
 
 
-@driver
-def scan_driver(
-    op: int, x: np.ndarray, y: np.ndarray, indptr: np.ndarray, g0: int, g1: int, p: np.ndarray, out: np.ndarray
-) -> None:
-    """Run scan kernel ``op`` on every group ``g0 .. g1 − 1``, each from a fresh state (params in ``p``)."""
-    for g in range(g0, g1):
-        a, b = indptr[g], indptr[g + 1]
-        xs, ys, outs = x[a:b], y[a:b], out[a:b]  # sliced once: slicing at every call site costs compile time
-        if op == OP_EWM:
-            ewm_mean_1d(xs, p[0], outs)
-        elif op == OP_EXPANDING_MEAN:
-            expanding_mean_1d(xs, int(p[0]), outs)
-        elif op == OP_COLD_EXPOSURE:
-            cold_exposure_1d(xs, p[0], p[1], p[2], outs)
-        elif op >= OP_COLD_SPELL_LEN:
-            # strikes in a cold spell: run lengths of the temperature (y) first, then masked strikes (x)
-            cold_spell_len_1d(ys if op == OP_COLD_SPELL_STRIKES else xs, p[0], outs)
-            if op == OP_COLD_SPELL_STRIKES:
-                strikes_in_spell_1d(xs, p[1], outs)
-        elif op == OP_DAMAGE_STOCK:
-            damage_stock_1d(xs, p[0], p[1], p[2], outs)
-        elif op == OP_DAYS_SINCE:
-            days_since_1d(xs, p[0], outs)
+# --- the op table: calls over one group's x, y, out and the parameters p (see _ops) -------------------------
+
+# the two cold-spell ops share one run-length scan (compiled once): run lengths of the temperature y (y is x for
+# cold_spell_len), then, with the flag p[2] set, the strikes x masked by them
+_COLD_SPELL = """
+cold_spell_len_1d(y, p[0], out)
+if p[2] != 0.0:
+    strikes_in_spell_1d(x, p[1], out)
+"""
+_THRESHOLD = Param("threshold", "float", 0.0, doc="cold below this (strict), °C", examples=(-5.0,))
+
+OPS = OpTable(
+    __name__,
+    (
+        Op(
+            "ewm",
+            "ewm_mean_1d(x, p[0], out)",
+            (Param("alpha", "float", check=alpha_interval, doc="smoothing factor", examples=(0.5,)),),
+            doc="Per-series EWM, ``adjust=False``, NaN-skipping (:func:`~.scan.ewm_mean_1d`); ``α`` in (0, 1].\n\n"
+            "Use :func:`ewm_alpha` for a half-life. Units of ``values``.",
+        ),
+        Op(
+            "expanding_mean",
+            "expanding_mean_1d(x, int(p[0]), out)",
+            (Param("min_periods", "int", 1, at_least_one, "valid values needed, >= 1", examples=(3,)),),
+            doc="Mean of the valid values so far in each series; NaN-skipping, NaN below ``min_periods`` valid values.",
+        ),
+        Op(
+            "cold_exposure",
+            "cold_exposure_1d(x, p[0], p[1], p[2], out)",
+            (HALF_LIFE, HDD_BASE, HDD_THRESHOLD),
+            pack=lambda half_life, base, threshold: (base, threshold, 0.5 ** (1.0 / half_life)),
+            doc="Decayed cumulative HDD: ``C_t = λ·C_{t−1} + HDD_t``, ``λ = 0.5^(1/half_life)``.\n\n"
+            "``values``: daily mean temperature, °C; HDD by the Eurostat rule with ``base``/``threshold``. Result: "
+            "°C·day. NaN-skipping (see :func:`~features.indicators.kernels.scan.cold_exposure_1d`).",
+        ),
+        Op(
+            "cold_spell_len",
+            _COLD_SPELL,
+            (_THRESHOLD,),
+            pack=lambda threshold: (threshold, 0.0, 0.0),
+            doc="Consecutive periods (so far) with ``T < threshold`` (°C); a missing T gives NaN and resets the run.",
+        ),
+        Op(
+            "damage_stock",
+            "damage_stock_1d(x, p[0], p[1], p[2], out)",
+            (
+                Param("weight", "float", 1.0, non_negative, "damage units per strike; >= 0", (2.5,)),
+                Param("repair_rate", "float", 0.1, unit_interval, "share repaired per period", (0.1, 0.5)),
+                Param("cap", "float", None, non_negative, "most repaired per period; unset: no limit", (50.0, 1.0)),
+            ),
+            pack=lambda weight, repair_rate, cap: (weight, repair_rate, math.inf if cap is None else cap),
+            doc="Attrition stock ``D_t = max(0, D_{t−1} + w·s_t − min(cap, r·D_{t−1}))``, ``D_{−1} = 0``.\n\n"
+            "``weight`` ≥ 0 (damage per strike), ``repair_rate`` in [0, 1] (share repaired per period), ``cap`` ≥ 0 "
+            "(most repaired per period; ``None``: no limit). See "
+            ":func:`~features.indicators.kernels.scan.damage_stock_1d` for NaN.",
+        ),
+        Op(
+            "days_since",
+            "days_since_1d(x, p[0], out)",
+            (Param("k", "float", 1.0, positive, "qualifying strikes, > 0", examples=(5.0,)),),
+            doc="Periods since the last period with ``s ≥ k`` (0 there); NaN before the first one and at missing "
+            "periods.",
+        ),
+        Op(
+            "cold_spell_strikes",
+            _COLD_SPELL,
+            (
+                replace(_THRESHOLD, examples=(3.0,)),
+                Param("min_len", "int", 1, at_least_one, "periods of cold before strikes count, >= 1", (2,)),
+            ),
+            inputs=("strikes", "temp"),
+            pack=lambda threshold, min_len: (threshold, min_len, 1.0),
+            doc="``s_t`` where the cold-spell run of ``temp < threshold`` is at least ``min_len`` periods, else 0.",
+        ),
+    ),
+)
+scan_driver = OPS.compile_driver()

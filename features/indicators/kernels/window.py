@@ -4,24 +4,21 @@ The window is truncated at the start of a series (it never reaches into the prev
 number of *valid* (non-NaN) periods the window must hold for a result; below it the result is NaN. NaN semantics:
 **skip** (a missing period is left out of the statistic and out of the count), except :func:`lag_1d`, which
 **propagates** (the lagged value may itself be NaN). All O(n) per series whatever the window.
+
+Adding an op here: a ``*_1d`` kernel and a row of :data:`OPS` (its call, inputs and parameters) (see
+:mod:`~features.indicators.kernels._ops`); the driver, entry point and warm-up follow from the row.
 """
 
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 
 import numpy as np
 
-from features.indicators.kernels._jit import driver, kernel
-
-OP_LAG = 0
-OP_ROLLING_SUM = 1
-OP_ROLLING_MEAN = 2
-OP_ROLLING_STD = 3
-OP_ROLLING_MIN = 4
-OP_ROLLING_MAX = 5
-OP_BURST_COUNT = 6  # the two event counts share one kernel: keep them last and adjacent
-OP_FREEZE_THAW = 7
+from features.indicators.kernels._jit import kernel
+from features.indicators.kernels._ops import Op, OpTable
+from features.indicators.kernels.params import MIN_PERIODS_ONE, MIN_PERIODS_WINDOW, WINDOW, Param, at_least_one
 
 
 @kernel
@@ -212,27 +209,74 @@ def event_count_1d(
         out[i] = hits if valid >= min_periods else np.nan
 
 
-@driver
-def window_driver(
-    op: int, x: np.ndarray, y: np.ndarray, indptr: np.ndarray, g0: int, g1: int, p: np.ndarray, out: np.ndarray
-) -> None:
-    """Run window kernel ``op`` on every group ``g0 .. g1 − 1``; ``p = [window (or k), min_periods, extra]``."""
-    w = int(p[0])
-    m = int(p[1])
-    sign = -1.0 if op == OP_ROLLING_MIN else 1.0
-    for g in range(g0, g1):
-        a, b = indptr[g], indptr[g + 1]
-        xs, ys, outs = x[a:b], y[a:b], out[a:b]  # sliced once: slicing at every call site costs compile time
-        # one call site per kernel where possible: every call site of an inlined kernel is compiled anew
-        if op == OP_LAG:
-            lag_1d(xs, w, outs)
-        elif op == OP_ROLLING_SUM:  # two call sites: a constant `mean` lets LLVM drop the branch from the loop
-            rolling_sum_1d(xs, w, m, False, outs)  # (1.6x faster than one site with a run-time flag)
-        elif op == OP_ROLLING_MEAN:
-            rolling_sum_1d(xs, w, m, True, outs)
-        elif op == OP_ROLLING_STD:
-            rolling_std_1d(xs, w, m, outs)
-        elif op <= OP_ROLLING_MAX:
-            rolling_extreme_1d(xs, w, m, sign, outs)
-        elif op >= OP_BURST_COUNT:  # burst count and freeze–thaw days: one event-count kernel
-            event_count_1d(xs, ys, w, m, p[2], op == OP_FREEZE_THAW, outs)
+# --- the op table: calls over one group's x, y, out and the parameters p (see _ops) -------------------------
+# p = [window (or k), min_periods, extra, flag]. Every call of an inlined kernel is compiled anew, so calls are shared
+# where a run-time flag costs nothing, and split where a constant pays: rolling sum vs mean (a constant `mean` lets
+# LLVM drop the branch from the loop: 1.6x faster than one call with a run-time flag).
+
+_EXTREME = "rolling_extreme_1d(x, int(p[0]), int(p[1]), p[2], out)"  # p[2]: 1 for the max, -1 for the min
+_EVENTS = "event_count_1d(x, y, int(p[0]), int(p[1]), p[2], p[3] != 0.0, out)"  # p[2]: level, p[3]: freeze-thaw
+_ROLLING = (WINDOW, MIN_PERIODS_WINDOW)
+
+
+def _rolling_doc(what: str) -> str:
+    return (
+        f"Rolling {what} of the valid values in the last ``window`` periods (``min_periods`` defaults to ``window``)."
+    )
+
+
+OPS = OpTable(
+    __name__,
+    (
+        Op(
+            "lag",
+            "lag_1d(x, int(p[0]), out)",
+            (Param("k", "int", 1, at_least_one, "lag, periods, >= 1", examples=(3,)),),
+            doc="``x[t − k]`` within each series (NaN for the first ``k`` periods); NaN propagates.",
+        ),
+        Op("rolling_sum", "rolling_sum_1d(x, int(p[0]), int(p[1]), False, out)", _ROLLING, doc=_rolling_doc("sum")),
+        Op("rolling_mean", "rolling_sum_1d(x, int(p[0]), int(p[1]), True, out)", _ROLLING, doc=_rolling_doc("mean")),
+        Op(
+            "rolling_std",
+            "rolling_std_1d(x, int(p[0]), int(p[1]), out)",
+            _ROLLING,
+            doc=_rolling_doc("sample standard deviation (ddof 1)") + " NaN with fewer than 2 valid values.",
+        ),
+        Op(
+            "rolling_min",
+            _EXTREME,
+            _ROLLING,
+            pack=lambda window, min_periods: (window, min_periods, -1.0),
+            doc=_rolling_doc("minimum"),
+        ),
+        Op(
+            "rolling_max",
+            _EXTREME,
+            _ROLLING,
+            pack=lambda window, min_periods: (window, min_periods, 1.0),
+            doc=_rolling_doc("maximum"),
+        ),
+        Op(
+            "burst_count",
+            _EVENTS,
+            (
+                replace(WINDOW, examples=(7, 2)),
+                Param("level", "float", 0.0, doc="a burst period has s > level (strict)", examples=(5.0,)),
+                MIN_PERIODS_ONE,
+            ),
+            pack=lambda window, level, min_periods: (window, min_periods, level, 0.0),
+            doc="Periods in the last ``window`` with ``s > level``; NaN below ``min_periods`` valid periods.",
+        ),
+        Op(
+            "freeze_thaw",
+            _EVENTS,
+            (WINDOW, MIN_PERIODS_ONE),
+            inputs=("t_min", "t_max"),
+            pack=lambda window, min_periods: (window, min_periods, 0.0, 1.0),
+            doc="Periods in the last ``window`` with ``t_min < 0 < t_max`` (°C); NaN below ``min_periods`` valid "
+            "periods.",
+        ),
+    ),
+)
+window_driver = OPS.compile_driver()
+OP_ROLLING_MEAN = OPS.code("rolling_mean")  # for benchmarks/probe_rolling_placement.py
