@@ -31,6 +31,7 @@ import sys
 import textwrap
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 from features.indicators.kernels._jit import driver
@@ -53,6 +54,10 @@ class Op:
     inputs: tuple[str, ...] = ("values",)
     pack: Callable[..., Sequence[float]] | None = None
     doc: str = ""
+
+    @cached_property
+    def param_names(self) -> frozenset[str]:
+        return frozenset(p.name for p in self.params)
 
     def packed(self, values: Mapping[str, Any]) -> tuple[float, ...]:
         """The driver's parameters for validated ``values`` (parameter name → value)."""
