@@ -11,9 +11,10 @@ that machine load (other jobs on this 2-core machine) hits them alike; in B ours
 there); the load average is recorded per section. Wall time is the headline; CPU time (process, all threads) is
 reported beside it as the less load-sensitive view.
 
-- **A** (2,000 × 1,500): rolling mean (window 28, ``min_periods`` = 28) and EWM (half-life 7, ``adjust=False``):
-  ours on (values, indptr) vs coreforecast's GroupedArray (same threads) vs Polars ``.over("unique_id")``, plus
-  ours through ``add_indicators`` (frame in, frame out) for the frame-level comparison with Polars.
+- **A** (2,000 × 1,500): rolling mean and rolling std (window 28, ``min_periods`` = 28) and EWM (half-life 7,
+  ``adjust=False``): ours on (values, indptr) vs coreforecast's GroupedArray (same threads) vs Polars
+  ``.over("unique_id")``, plus ours through ``add_indicators`` (frame in, frame out) for the frame-level comparison
+  with Polars. Targets are set for the rolling mean and the EWM; the rolling std is reported beside them.
 - **B** (10,000 × 1,000 = 10M rows): the 17 indicators of ``SPECS`` via ``add_indicators`` (warm) vs the same set
   in Polars expressions (damage stock via ``map_batches`` per series, reported apart) and in pandas groupby (run
   once); results compared. Peak memory: a fresh subprocess resets the kernel's high-water mark
@@ -126,6 +127,12 @@ def section_a(n_series: int, n_days: int, repeat: int) -> dict[str, Any]:
             lambda n: cf.RollingMean(0, WINDOW).transform(core[n]),
             pl.col("x").rolling_mean(WINDOW).over(ID),
             {"name": "rolling_mean", "input": "x", "window": WINDOW},
+        ),
+        "rolling_std_28": (
+            lambda: kernels.grouped_rolling_std(values, indptr, WINDOW),
+            lambda n: cf.RollingStd(0, WINDOW).transform(core[n]),
+            pl.col("x").rolling_std(WINDOW).over(ID),
+            {"name": "rolling_std", "input": "x", "window": WINDOW},
         ),
         "ewm_hl7": (
             lambda: kernels.grouped_ewm(values, indptr, alpha),
@@ -464,7 +471,7 @@ def table(results: dict[str, Any]) -> str:
     if a:
         lines += ["", f"A ({a['rows']:,} rows, {a['threads']} threads), best wall seconds:", ""]
         lines += ["| op | ours | coreforecast | ours 1t | cf 1t | polars | ours add_indicators |", "|" + " --- |" * 7]
-        for op in ("rolling_mean_28", "ewm_hl7"):
+        for op in [op for op in ("rolling_mean_28", "rolling_std_28", "ewm_hl7") if op in a]:
             t = a[op]["timings"]
             cols = ["ours", "coreforecast", "ours_1_thread", "coreforecast_1_thread", "polars", "ours_add_indicators"]
             lines.append(f"| {op} | " + " | ".join(f"{t[k]['wall_s']:.4f}" for k in cols) + " |")
