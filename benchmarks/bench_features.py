@@ -110,7 +110,6 @@ def max_abs_diff(a: np.ndarray | pl.Series, b: np.ndarray | pl.Series) -> float:
 
 
 def section_a(n_series: int, n_days: int, repeat: int) -> dict[str, Any]:
-    from coreforecast import lag_transforms as cf
     from coreforecast.grouped_array import GroupedArray as CoreGroupedArray
 
     frame = synthetic_frame(n_series, n_days, seed=1).select(ID, "ds", x="temp_mean_c")
@@ -120,27 +119,7 @@ def section_a(n_series: int, n_days: int, repeat: int) -> dict[str, Any]:
     core = {
         n: CoreGroupedArray(np.ascontiguousarray(values), indptr.astype(np.int32), num_threads=n) for n in (1, threads)
     }
-    alpha = kernels.ewm_alpha(7.0)
-    ops = {
-        "rolling_mean_28": (
-            lambda: kernels.grouped_rolling_mean(values, indptr, WINDOW),
-            lambda n: cf.RollingMean(0, WINDOW).transform(core[n]),
-            pl.col("x").rolling_mean(WINDOW).over(ID),
-            {"name": "rolling_mean", "input": "x", "window": WINDOW},
-        ),
-        "rolling_std_28": (
-            lambda: kernels.grouped_rolling_std(values, indptr, WINDOW),
-            lambda n: cf.RollingStd(0, WINDOW).transform(core[n]),
-            pl.col("x").rolling_std(WINDOW).over(ID),
-            {"name": "rolling_std", "input": "x", "window": WINDOW},
-        ),
-        "ewm_hl7": (
-            lambda: kernels.grouped_ewm(values, indptr, alpha),
-            lambda n: cf.ExponentiallyWeightedMean(0, alpha).transform(core[n]),
-            pl.col("x").ewm_mean(alpha=alpha, adjust=False).over(ID),
-            {"name": "strike_ewm", "input": "x", "half_life": 7.0},
-        ),
-    }
+    ops = _section_a_ops(values, indptr, core)
     result: dict[str, Any] = {"rows": int(values.size), "series": n_series, "threads": threads, "load_before": load()}
     for op, (ours, theirs, expr, spec) in ops.items():
 
@@ -179,6 +158,33 @@ def section_a(n_series: int, n_days: int, repeat: int) -> dict[str, Any]:
         }
     result["load_after"] = load()
     return result
+
+
+def _section_a_ops(values: np.ndarray, indptr: np.ndarray, core: dict[int, Any]) -> dict[str, tuple]:
+    """Per op of section A: ours on arrays, coreforecast (given a thread count), the Polars expression, our spec."""
+    from coreforecast import lag_transforms as cf
+
+    alpha = kernels.ewm_alpha(7.0)
+    return {
+        "rolling_mean_28": (
+            lambda: kernels.grouped_rolling_mean(values, indptr, WINDOW),
+            lambda n: cf.RollingMean(0, WINDOW).transform(core[n]),
+            pl.col("x").rolling_mean(WINDOW).over(ID),
+            {"name": "rolling_mean", "input": "x", "window": WINDOW},
+        ),
+        "rolling_std_28": (
+            lambda: kernels.grouped_rolling_std(values, indptr, WINDOW),
+            lambda n: cf.RollingStd(0, WINDOW).transform(core[n]),
+            pl.col("x").rolling_std(WINDOW).over(ID),
+            {"name": "rolling_std", "input": "x", "window": WINDOW},
+        ),
+        "ewm_hl7": (
+            lambda: kernels.grouped_ewm(values, indptr, alpha),
+            lambda n: cf.ExponentiallyWeightedMean(0, alpha).transform(core[n]),
+            pl.col("x").ewm_mean(alpha=alpha, adjust=False).over(ID),
+            {"name": "strike_ewm", "input": "x", "half_life": 7.0},
+        ),
+    }
 
 
 # --- B --------------------------------------------------------------------------------------------------------

@@ -119,22 +119,29 @@ def rolling_std_1d(x: np.ndarray, window: int, min_periods: int, out: np.ndarray
         full = count == window  # a full window: precomputed reciprocals instead of two divisions
         m2 = s2 - (s1 * s1 * inv_n if full else s1 * s1 / count)
         if m2 * 1e4 < peak:  # ill-conditioned: sum the window exactly around its mean
-            first = i - window + 1 if i >= window else 0
-            total = 0.0
-            for j in range(first, i + 1):
-                if not math.isnan(x[j]):
-                    total += x[j]
-            shift = total / count
-            s1 = 0.0
-            s2 = 0.0
-            for j in range(first, i + 1):
-                d = x[j] - shift
-                if not math.isnan(d):
-                    s1 += d
-                    s2 += d * d
+            shift, s1, s2 = _centred_sums(x, i - window + 1 if i >= window else 0, i + 1, count)
             peak = s2
             m2 = s2 - s1 * s1 / count
         out[i] = math.sqrt(max(0.0, m2 * inv_n1 if full else m2 / (count - 1)))
+
+
+@kernel
+def _centred_sums(x: np.ndarray, start: int, stop: int, count: int) -> tuple[float, float, float]:
+    """``(m, Σ(x − m), Σ(x − m)²)`` over the ``count`` valid values of ``x[start:stop]``, ``m`` their mean: two exact
+    passes (the rolling std's recomputation when its running sums have lost too many digits)."""
+    total = 0.0
+    for j in range(start, stop):
+        if not math.isnan(x[j]):
+            total += x[j]
+    mean = total / count
+    s1 = 0.0
+    s2 = 0.0
+    for j in range(start, stop):
+        d = x[j] - mean
+        if not math.isnan(d):
+            s1 += d
+            s2 += d * d
+    return mean, s1, s2
 
 
 @kernel
