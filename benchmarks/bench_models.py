@@ -41,6 +41,7 @@ import polars as pl
 from forecast.backtest import backtest
 from forecast.metrics import evaluate
 from forecast.models.registry import make_model, model_factory
+from forecast.settings import BacktestPlan, ForecastSettings
 
 RESULTS = Path(__file__).resolve().parent / "results" / "models.json"
 H, N_WINDOWS, M = 14, 3, 7
@@ -108,7 +109,11 @@ def synthetic_daily(n_series: int, length: int, seed: int = 2024) -> pl.DataFram
 # -- ours -------------------------------------------------------------------------------------------------------
 def _ours_shard(args: tuple[pl.DataFrame, dict[str, Any]]) -> pl.DataFrame:
     df, params = args
-    return backtest(df, {"ets": model_factory("ets", params)}, H, N_WINDOWS, freq="1d", level=(), season_length=M)
+    return backtest(
+        df,
+        {"ets": model_factory("ets", params)},
+        ForecastSettings(freq="1d", levels=(), season_length=M, backtest=BacktestPlan(h=H, n_windows=N_WINDOWS)),
+    )
 
 
 def _warm_worker(df: pl.DataFrame, params: dict[str, Any]) -> None:

@@ -14,10 +14,12 @@ from pydantic import BaseModel, ConfigDict
 from features.contract import CUTOFF, DS, FALLBACK, HOURS_PER_DAY, ID, MEAN, MODEL, Y, hi_col, lo_col
 from features.errors import DataError
 from forecast.backtest import BacktestPlanError, backtest, backtest_schedule
-from forecast.core import fill_gaps, forecast_frame, future_grid
+from forecast.core import forecast_frame, future_grid
+from forecast.engine import fill_gaps
 from forecast.exog import LastValueProvider, OracleProvider
 from forecast.models import Sarimax, SeasonalNaive
 from forecast.models.base import Forecaster, Prediction
+from forecast.settings import BacktestPlan, ForecastSettings
 
 START = dt.date(2024, 1, 1)
 LEVEL_COLS = [lo_col(80), hi_col(80), lo_col(95), hi_col(95)]
@@ -76,7 +78,7 @@ class Spy(Forecaster):
 # -- forecast_frame --------------------------------------------------------------------------------------------
 def test_forecast_frame_columns_grid_and_numbers():
     df = frame(n=30)
-    out = forecast_frame(df, {"snaive": SeasonalNaive(7)}, 3, freq="1d")
+    out = forecast_frame(df, {"snaive": SeasonalNaive(7)}, 3, ForecastSettings(freq="1d"))
     assert out.columns == [ID, DS, MODEL, MEAN, *LEVEL_COLS, FALLBACK]
     assert out.schema[DS] == pl.Date and out.schema[FALLBACK] == pl.String
     a = out.filter(pl.col(ID) == "a")
@@ -91,7 +93,7 @@ def test_forecast_frame_hourly_utc_grid():
         dt.datetime(2024, 3, 30, 20), dt.datetime(2024, 3, 31, 23), "1h", time_zone="UTC", eager=True
     )
     df = pl.DataFrame({ID: "kyiv", DS: ds, Y: np.arange(ds.len(), dtype=float) % 24})
-    out = forecast_frame(df, {"snaive": SeasonalNaive(24)}, 4, freq="1h", season_length=24)
+    out = forecast_frame(df, {"snaive": SeasonalNaive(24)}, 4, ForecastSettings(freq="1h", season_length=24))
     assert out.schema[DS] == pl.Datetime("us", "UTC")
     assert out.get_column(DS).to_list()[0] == dt.datetime(2024, 4, 1, 0, tzinfo=dt.UTC)
     assert out.get_column(DS).diff().drop_nulls().unique().to_list() == [dt.timedelta(hours=1)]
@@ -99,7 +101,7 @@ def test_forecast_frame_hourly_utc_grid():
 
 def test_failing_model_falls_back_and_says_why():
     df = frame(n=30)
-    out = forecast_frame(df, {"broken": Broken(), "snaive": SeasonalNaive(7)}, 3, freq="1d")
+    out = forecast_frame(df, {"broken": Broken(), "snaive": SeasonalNaive(7)}, 3, ForecastSettings(freq="1d"))
     broken = out.filter(pl.col(MODEL) == "broken")
     snaive = out.filter(pl.col(MODEL) == "snaive")
     assert broken.get_column(FALLBACK).unique().to_list() == [
@@ -111,7 +113,7 @@ def test_failing_model_falls_back_and_says_why():
 
 def test_when_fallback_fails_too_rows_are_null_with_both_reasons():
     df = frame(ids=("tiny",), n=5)  # seasonal naive with m = 7 needs 8 observations
-    out = forecast_frame(df, {"broken": Broken()}, 2, freq="1d")
+    out = forecast_frame(df, {"broken": Broken()}, 2, ForecastSettings(freq="1d"))
     assert out.get_column(MEAN).null_count() == 2
     assert out.select(pl.col(pl.Float64).is_nan().any()).row(0) == (False,) * 5
     reason = out.get_column(FALLBACK)[0]
@@ -121,7 +123,7 @@ def test_when_fallback_fails_too_rows_are_null_with_both_reasons():
 
 def test_series_with_no_observation_is_reported_not_nan():
     df = frame(ids=("a", "b"), n=20).with_columns(pl.when(pl.col(ID) == "b").then(None).otherwise(pl.col(Y)).alias(Y))
-    out = forecast_frame(df, {"snaive": SeasonalNaive(7)}, 2, freq="1d")
+    out = forecast_frame(df, {"snaive": SeasonalNaive(7)}, 2, ForecastSettings(freq="1d"))
     b = out.filter(pl.col(ID) == "b")
     assert b.get_column(MEAN).null_count() == 2
     assert "no observed values" in b.get_column(FALLBACK)[0]
@@ -148,8 +150,7 @@ def test_null_history_gives_no_nan_forecast():
         df,
         {"snaive": SeasonalNaive(7), "sarimax": Sarimax(order=(1, 0, 0))},
         3,
-        freq="1d",
-        exog=["x"],
+        ForecastSettings(freq="1d", exog=["x"]),
         future_exog=fx,
     )
     assert out.get_column(FALLBACK).null_count() == out.height
@@ -164,10 +165,10 @@ def test_bounds_keep_every_value_inside_and_ordered():
     high = frame(ids=("high",), n=35, base=23.5, amp=0.5, noise=1.0, seed=4).with_columns(pl.col(Y).clip(0, 24))
     df = pl.concat([low, high])
     models = {"snaive": SeasonalNaive(7), "sarimax": Sarimax(order=(1, 0, 0))}
-    raw = forecast_frame(df, models, 14, freq="1d")
+    raw = forecast_frame(df, models, 14, ForecastSettings(freq="1d"))
     vals = raw.select(pl.concat_list(MEAN, *LEVEL_COLS).explode()).to_series()
     assert vals.min() < 0 and vals.max() > 24  # unbounded intervals do leave [0, 24]
-    out = forecast_frame(df, models, 14, freq="1d", bounds=HOURS_PER_DAY)
+    out = forecast_frame(df, models, 14, ForecastSettings(freq="1d", bounds=HOURS_PER_DAY))
     vals = out.select(pl.concat_list(MEAN, *LEVEL_COLS).explode()).to_series()
     assert vals.min() >= 0 and vals.max() <= 24
     order = [lo_col(95), lo_col(80), MEAN, hi_col(80), hi_col(95)]
@@ -178,15 +179,15 @@ def test_bounds_keep_every_value_inside_and_ordered():
 def test_exog_needs_future_values_for_exogenous_models_only():
     df = frame(ids=("a", "b"), n=30, exog=True)
     # a model without exog capability ignores the columns: no future values needed
-    out = forecast_frame(df, {"snaive": SeasonalNaive(7)}, 2, freq="1d", exog=["x"])
+    out = forecast_frame(df, {"snaive": SeasonalNaive(7)}, 2, ForecastSettings(freq="1d", exog=["x"]))
     assert out.height == 4
     with pytest.raises(DataError, match="future_exog: missing"):
-        forecast_frame(df, {"sarimax": Sarimax()}, 2, freq="1d", exog=["x"])
+        forecast_frame(df, {"sarimax": Sarimax()}, 2, ForecastSettings(freq="1d", exog=["x"]))
     fx = (
         future_grid(df, 2, "1d").with_columns(x=pl.lit(1.0)).filter(~((pl.col(ID) == "b") & (pl.col(DS).dt.day() == 1)))
     )
     with pytest.raises(DataError, match="no value for some forecast periods; found 'b'"):
-        forecast_frame(df, {"sarimax": Sarimax()}, 2, freq="1d", exog=["x"], future_exog=fx)
+        forecast_frame(df, {"sarimax": Sarimax()}, 2, ForecastSettings(freq="1d", exog=["x"]), future_exog=fx)
 
 
 def test_forecast_follows_future_exog():
@@ -194,7 +195,9 @@ def test_forecast_follows_future_exog():
     grid = future_grid(df, 2, "1d")
     model = {"sarimax": Sarimax(order=(1, 0, 0))}
     runs = [
-        forecast_frame(df, model, 2, freq="1d", exog=["x"], future_exog=grid.with_columns(x=pl.lit(v)))
+        forecast_frame(
+            df, model, 2, ForecastSettings(freq="1d", exog=["x"]), future_exog=grid.with_columns(x=pl.lit(v))
+        )
         for v in (0.0, 1.0)
     ]
     diff = runs[1].get_column(MEAN) - runs[0].get_column(MEAN)
@@ -214,12 +217,12 @@ def test_forecast_follows_future_exog():
 def test_frame_validation(mutate, match):
     df = frame(ids=("a", "b"), n=30)
     with pytest.raises(DataError, match=match):
-        forecast_frame(mutate(df), {"snaive": SeasonalNaive(7)}, 2, freq="1d")
+        forecast_frame(mutate(df), {"snaive": SeasonalNaive(7)}, 2, ForecastSettings(freq="1d"))
 
 
 def test_date_with_hourly_freq_is_refused():
     with pytest.raises(DataError, match="Date values with freq '1h'"):
-        forecast_frame(frame(n=30), {"snaive": SeasonalNaive(7)}, 2, freq="1h")
+        forecast_frame(frame(n=30), {"snaive": SeasonalNaive(7)}, 2, ForecastSettings(freq="1h"))
 
 
 # -- exogenous providers ---------------------------------------------------------------------------------------
@@ -244,25 +247,27 @@ def test_providers():
 # -- backtest --------------------------------------------------------------------------------------------------
 def test_schedule_by_hand():
     ds = [START + dt.timedelta(days=i) for i in range(20)]
-    windows = backtest_schedule(ds, h=3, n_windows=3, step=2)
+    windows = backtest_schedule(ds, BacktestPlan(h=3, n_windows=3, step=2))
     # cutoff rows: 20 - 3 - 2*(2 - w) - 1 -> 12, 14, 16
     assert [w.cutoff for w in windows] == [ds[12], ds[14], ds[16]]
     assert [w.train_end for w in windows] == [13, 15, 17]
     assert [w.train_start for w in windows] == [0, 0, 0]
     assert windows[-1].test_ds == tuple(ds[17:20])
-    fixed = backtest_schedule(ds, 3, 3, 2, input_size=10)
+    fixed = backtest_schedule(ds, BacktestPlan(h=3, n_windows=3, step=2, input_size=10))
     assert [(w.train_start, w.train_end) for w in fixed] == [(3, 13), (5, 15), (7, 17)]
-    assert backtest_schedule(ds, 5, 2)[0].test_ds == tuple(ds[10:15])  # step defaults to h
+    assert backtest_schedule(ds, BacktestPlan(h=5, n_windows=2))[0].test_ds == tuple(ds[10:15])  # step defaults to h
     with pytest.raises(BacktestPlanError, match="20 periods, need 21"):
-        backtest_schedule(ds, 3, 3, 2, input_size=14)
+        backtest_schedule(ds, BacktestPlan(h=3, n_windows=3, step=2, input_size=14))
 
 
 def test_backtest_windows_cutoffs_and_truth():
     df = frame(ids=("a", "b"), n=40)
-    bt = backtest(df, {"snaive": SeasonalNaive(7)}, h=3, n_windows=4, step=2, freq="1d")
+    bt = backtest(
+        df, {"snaive": SeasonalNaive(7)}, ForecastSettings(freq="1d", backtest=BacktestPlan(h=3, n_windows=4, step=2))
+    )
     assert bt.columns == [ID, DS, CUTOFF, MODEL, Y, MEAN, *LEVEL_COLS, FALLBACK]
     assert bt.height == 2 * 4 * 3
-    expected = backtest_schedule(df.filter(pl.col(ID) == "a").get_column(DS), 3, 4, 2)
+    expected = backtest_schedule(df.filter(pl.col(ID) == "a").get_column(DS), BacktestPlan(h=3, n_windows=4, step=2))
     a = bt.filter(pl.col(ID) == "a")
     assert a.get_column(CUTOFF).unique(maintain_order=True).to_list() == [w.cutoff for w in expected]
     assert a.get_column(DS).to_list() == [d for w in expected for d in w.test_ds]
@@ -275,22 +280,22 @@ def test_backtest_windows_cutoffs_and_truth():
 def test_backtest_no_look_ahead_trap():
     df = frame(ids=("a",), n=60, exog=True)
     models = {"snaive": SeasonalNaive(7), "sarimax": Sarimax(order=(1, 0, 0))}
-    kwargs = {"h": 4, "n_windows": 2, "step": 4, "freq": "1d", "exog": ["x"]}
-    first = backtest(df, models, **kwargs)
+    settings = ForecastSettings(freq="1d", exog=("x",), backtest=BacktestPlan(h=4, n_windows=2, step=4))
+    first = backtest(df, models, settings)
     cutoff0 = first.get_column(CUTOFF).min()
     after = pl.col(DS) > cutoff0
     trapped = df.with_columns(
         pl.when(after).then(1e3).otherwise(pl.col(Y)).alias(Y),
         pl.when(after).then(-50.0).otherwise(pl.col("x")).alias("x"),
     )
-    second = backtest(trapped, models, **kwargs)
+    second = backtest(trapped, models, settings)
     w0 = pl.col(CUTOFF) == cutoff0
     cols = [ID, DS, MODEL, MEAN, *LEVEL_COLS]
     assert first.filter(w0).select(cols).equals(second.filter(w0).select(cols))
     assert not first.filter(~w0).select(cols).equals(second.filter(~w0).select(cols))  # the trap is live
     # with oracle exog the future x *is* read, so the same alteration moves window 0 of sarimax
-    o1 = backtest(df, models, exog_provider=OracleProvider(df), **kwargs)
-    o2 = backtest(trapped, models, exog_provider=OracleProvider(trapped), **kwargs)
+    o1 = backtest(df, models, settings, exog_provider=OracleProvider(df))
+    o2 = backtest(trapped, models, settings, exog_provider=OracleProvider(trapped))
     sx = w0 & (pl.col(MODEL) == "sarimax")
     assert not o1.filter(sx).select(cols).equals(o2.filter(sx).select(cols))
 
@@ -298,7 +303,11 @@ def test_backtest_no_look_ahead_trap():
 def test_backtest_too_short_series_listed_in_one_error():
     df = pl.concat([frame(ids=("short1",), n=12), frame(ids=("long",), n=40), frame(ids=("short2",), n=9)])
     with pytest.raises(BacktestPlanError) as info:
-        backtest(df, {"snaive": SeasonalNaive(7)}, h=3, n_windows=2, step=3, freq="1d")
+        backtest(
+            df,
+            {"snaive": SeasonalNaive(7)},
+            ForecastSettings(freq="1d", backtest=BacktestPlan(h=3, n_windows=2, step=3)),
+        )
     assert info.value.ids == ["short1", "short2"]
     msg = str(info.value)
     assert "2 series too short" in msg and "need 14 periods" in msg and "short1 (12), short2 (9)" in msg
@@ -308,16 +317,22 @@ def test_backtest_too_short_series_listed_in_one_error():
 def test_backtest_expanding_vs_fixed_input_size():
     df = frame(ids=("a",), n=30)
     Spy.seen.clear()
-    backtest(df, {"spy": Spy()}, h=2, n_windows=3, step=1, freq="1d")
+    backtest(df, {"spy": Spy()}, ForecastSettings(freq="1d", backtest=BacktestPlan(h=2, n_windows=3, step=1)))
     assert Spy.seen == [26, 27, 28]
     Spy.seen.clear()
-    backtest(df, {"spy": Spy()}, h=2, n_windows=3, step=1, freq="1d", input_size=10)
+    backtest(
+        df, {"spy": Spy()}, ForecastSettings(freq="1d", backtest=BacktestPlan(h=2, n_windows=3, step=1, input_size=10))
+    )
     assert Spy.seen == [10, 10, 10]
 
 
 def test_backtest_respects_bounds_and_records_fallback():
     df = frame(ids=("a",), n=30, base=1.0, amp=1.0, noise=1.5).with_columns(pl.col(Y).clip(0, 24))
-    bt = backtest(df, {"broken": Broken()}, h=7, n_windows=2, freq="1d", bounds=HOURS_PER_DAY)
+    bt = backtest(
+        df,
+        {"broken": Broken()},
+        ForecastSettings(freq="1d", bounds=HOURS_PER_DAY, backtest=BacktestPlan(h=7, n_windows=2)),
+    )
     assert bt.get_column(FALLBACK).str.starts_with("broken failed: LinAlgError").all()
     assert bt.select(pl.min_horizontal(pl.col(MEAN, *LEVEL_COLS).min())).item() >= 0
     assert bt.get_column(lo_col(95)).min() == 0.0
@@ -350,17 +365,27 @@ class Recorder(Forecaster):
 
 def test_schedule_marks_refit_windows():
     ds = [START + dt.timedelta(days=i) for i in range(30)]
-    assert [w.refit for w in backtest_schedule(ds, 3, 5, 2, refit_every=2)] == [True, False, True, False, True]
-    assert all(w.refit for w in backtest_schedule(ds, 3, 5, 2))
+    assert [w.refit for w in backtest_schedule(ds, BacktestPlan(h=3, n_windows=5, step=2, refit_every=2))] == [
+        True,
+        False,
+        True,
+        False,
+        True,
+    ]
+    assert all(w.refit for w in backtest_schedule(ds, BacktestPlan(h=3, n_windows=5, step=2)))
     with pytest.raises(ValueError, match="refit_every: expected an integer >= 1, got 0"):
-        backtest_schedule(ds, 3, 5, 2, refit_every=0)
+        backtest_schedule(ds, BacktestPlan(h=3, n_windows=5, step=2, refit_every=0))
 
 
 def test_refit_every_k_windows_updates_in_between():
     df = frame(ids=("a", "b"), n=30)
     Recorder.calls.clear()
     Recorder.fail_update = False
-    bt = backtest(df, {"rec": Recorder()}, h=2, n_windows=5, step=1, freq="1d", refit_every=2)
+    bt = backtest(
+        df,
+        {"rec": Recorder()},
+        ForecastSettings(freq="1d", backtest=BacktestPlan(h=2, n_windows=5, step=1, refit_every=2)),
+    )
     # per series: cutoff rows 30 - 2 - (4 - w) - 1; windows 0, 2, 4 fit on 24, 26, 28 rows, 1 and 3 update
     per_series = [("fit", 24), ("update", 25), ("fit", 26), ("update", 27), ("fit", 28)]
     assert sorted(Recorder.calls) == sorted(per_series * 2)
@@ -374,11 +399,12 @@ def test_refit_every_k_windows_updates_in_between():
 def test_default_update_refits_so_results_do_not_depend_on_k():
     df = frame(ids=("a", "b"), n=40)
     models = {"snaive": SeasonalNaive(7), "spy": Spy()}  # neither overrides _update
-    kw = {"h": 3, "n_windows": 4, "step": 2, "freq": "1d"}
+    plan = BacktestPlan(h=3, n_windows=4, step=2)
     Spy.seen.clear()
-    every = backtest(df, models, **kw)
+    every = backtest(df, models, ForecastSettings(freq="1d", backtest=plan))
     assert Spy.seen == [31, 31, 33, 33, 35, 35, 37, 37]  # cutoff rows 40 - 3 - 2 * (3 - w) - 1, both series
-    assert every.equals(backtest(df, models, refit_every=3, **kw))
+    every3 = ForecastSettings(freq="1d", backtest=BacktestPlan(h=3, n_windows=4, step=2, refit_every=3))
+    assert every.equals(backtest(df, models, every3))
 
 
 def test_failed_update_falls_back_and_the_next_window_refits():
@@ -386,7 +412,11 @@ def test_failed_update_falls_back_and_the_next_window_refits():
     Recorder.calls.clear()
     Recorder.fail_update = True
     try:
-        bt = backtest(df, {"rec": Recorder()}, h=2, n_windows=3, step=1, freq="1d", refit_every=3)
+        bt = backtest(
+            df,
+            {"rec": Recorder()},
+            ForecastSettings(freq="1d", backtest=BacktestPlan(h=2, n_windows=3, step=1, refit_every=3)),
+        )
     finally:
         Recorder.fail_update = False
     assert Recorder.calls == [("fit", 26), ("update", 27), ("fit", 28)]

@@ -14,11 +14,12 @@ from experiments.demo import generate_demo
 from features.contract import CUTOFF, DS, FALLBACK, HOURS_PER_DAY, ID, MEAN, NON_NEGATIVE, Bounds, Y, hi_col, lo_col
 from features.ingest.sources import daily_hours_off, read_outage_schedule_hourly, read_strike_reports
 from forecast.backtest import backtest
-from forecast.bounds import Identity, Log1p, Logit, make_transform
 from forecast.conformal import conformal_intervals
 from forecast.core import forecast_frame
 from forecast.models import Sarimax, SeasonalNaive
-from forecast.quantiles import exceed_columns, quantile_columns
+from forecast.output.bounds import Identity, Log1p, Logit, make_transform
+from forecast.output.quantiles import exceed_columns, quantile_columns
+from forecast.settings import BacktestPlan, ForecastSettings
 
 QUANTILES = (0.025, 0.1, 0.25, 0.5, 0.75, 0.9, 0.975)
 HOURS_THRESHOLDS = (-1.0, 0.0, 4.0, 12.0, 16.0, 23.5, 24.0, 30.0)
@@ -59,10 +60,17 @@ def _quiet_run(fn, *args, **kwargs) -> pl.DataFrame:
 
 def _check_everything(df: pl.DataFrame, bounds: Bounds, transform: str, thresholds, *, bt_kw) -> pl.DataFrame:
     """Forecast, backtest and conformal intervals of both models inside the bounds; returns the backtest."""
-    kw = {"freq": "1d", "bounds": bounds, "quantiles": QUANTILES, "thresholds": thresholds, "transform": transform}
-    fc = _quiet_run(forecast_frame, df, MODELS, bt_kw["h"], **kw)
+    settings = ForecastSettings(
+        freq="1d",
+        bounds=bounds,
+        quantiles=QUANTILES,
+        thresholds=thresholds,
+        transform=transform,
+        backtest=BacktestPlan(**bt_kw),
+    )
+    fc = _quiet_run(forecast_frame, df, MODELS, bt_kw["h"], settings)
     assert_inside(fc, bounds)
-    bt = _quiet_run(backtest, df, MODELS, **bt_kw, **kw)
+    bt = _quiet_run(backtest, df, MODELS, settings)
     assert_inside(bt, bounds)
     conf = conformal_intervals(bt, fc, (80, 95), quantiles=QUANTILES, thresholds=thresholds, bounds=bounds)
     assert_inside(conf, bounds)
@@ -101,7 +109,7 @@ def test_make_transform_errors(name, bounds, match):
 def test_unbounded_count_forecasts_go_negative(demo):
     """The trap is live: without bounds the same intervals give negative counts."""
     recent = _demo_counts(demo).filter(pl.col(DS) >= pl.col(DS).max() - pl.duration(days=120))
-    raw = forecast_frame(recent, {"s": SeasonalNaive(7)}, 14, freq="1d", level=(95,))
+    raw = forecast_frame(recent, {"s": SeasonalNaive(7)}, 14, ForecastSettings(freq="1d", levels=(95,)))
     assert raw.get_column(lo_col(95)).min() < 0
 
 
@@ -118,7 +126,7 @@ def dnipro(shared_data: Path) -> pl.DataFrame:
 
 @pytest.mark.parametrize("transform", ["none", "logit"])
 def test_real_dnipro_hours_stay_in_0_24(dnipro: pl.DataFrame, transform: str):
-    raw = forecast_frame(dnipro, {"s": SeasonalNaive(7)}, 7, freq="1d", level=(95,))
+    raw = forecast_frame(dnipro, {"s": SeasonalNaive(7)}, 7, ForecastSettings(freq="1d", levels=(95,)))
     assert raw.get_column(lo_col(95)).min() < 0  # unbounded intervals leave [0, 24] on this data
     # 12 queues x 2 windows = 24 residuals per step: enough to calibrate 95 % conformal intervals
     _check_everything(dnipro, HOURS_PER_DAY, transform, HOURS_THRESHOLDS, bt_kw={"h": 7, "n_windows": 2, "step": 7})

@@ -14,6 +14,7 @@ from forecast.backtest import backtest
 from forecast.conformal import conformal_backtest, conformal_intervals, conformal_quantile
 from forecast.metrics import coverage
 from forecast.models import SeasonalNaive
+from forecast.settings import BacktestPlan, ForecastSettings
 
 D = [dt.date(2024, 1, 1) + dt.timedelta(days=i) for i in range(40)]
 SCHEMA = {ID: pl.String, DS: pl.Date, CUTOFF: pl.Date, MODEL: pl.String, Y: pl.Float64, MEAN: pl.Float64}
@@ -94,7 +95,11 @@ def demo_backtest() -> pl.DataFrame:
     )
     df = grid.join(o, on=[ID, DS], how="left").sort(ID, DS)  # gaps stay null rows
     assert df.get_column(ID).n_unique() == 24 and df.height > 24 * 900
-    return backtest(df, {"snaive": SeasonalNaive(7)}, h=H, n_windows=N_WINDOWS, step=H, freq="1d", bounds=HOURS_PER_DAY)
+    return backtest(
+        df,
+        {"snaive": SeasonalNaive(7)},
+        ForecastSettings(freq="1d", bounds=HOURS_PER_DAY, backtest=BacktestPlan(h=H, n_windows=N_WINDOWS, step=H)),
+    )
 
 
 @pytest.mark.parametrize("transform", ["none", "logit"])

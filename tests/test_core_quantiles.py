@@ -14,11 +14,12 @@ from pydantic import BaseModel, ConfigDict
 from scipy.stats import norm
 
 from features.contract import DS, FALLBACK, HOURS_PER_DAY, ID, MEAN, MODEL, Bounds, Y, hi_col, lo_col
-from forecast.bounds import Logit
 from forecast.core import forecast_frame
 from forecast.models import Sarimax, SeasonalNaive
 from forecast.models.base import Forecaster, NotFittedError, Prediction
-from forecast.quantiles import check_quantiles, p_exceed_col, q_col, quantile_level
+from forecast.output.bounds import Logit
+from forecast.output.quantiles import check_quantiles, p_exceed_col, q_col, quantile_level
+from forecast.settings import ForecastSettings
 
 START = dt.date(2024, 1, 1)
 Y9 = np.array([10, 20, 30, 12, 18, 33, 11, 22, 29], dtype=float)
@@ -149,7 +150,10 @@ def test_update_hook_keeps_statsmodels_parameters():
 def test_frame_quantile_and_exceedance_columns():
     df = frame(n=30)
     out = forecast_frame(
-        df, {"snaive": SeasonalNaive(7)}, 9, freq="1d", level=(95,), quantiles=(0.9, 0.1, 0.5), thresholds=(16, 12)
+        df,
+        {"snaive": SeasonalNaive(7)},
+        9,
+        ForecastSettings(freq="1d", levels=(95,), quantiles=(0.9, 0.1, 0.5), thresholds=(16, 12)),
     )
     assert out.columns == [
         ID,
@@ -165,7 +169,7 @@ def test_frame_quantile_and_exceedance_columns():
         "p_exceed-16",
         FALLBACK,
     ]
-    ref = forecast_frame(df, {"snaive": SeasonalNaive(7)}, 9, freq="1d", level=(80,))
+    ref = forecast_frame(df, {"snaive": SeasonalNaive(7)}, 9, ForecastSettings(freq="1d", levels=(80,)))
     np.testing.assert_allclose(out.get_column("q-0.1").to_numpy(), ref.get_column(lo_col(80)).to_numpy())
     np.testing.assert_allclose(out.get_column("q-0.9").to_numpy(), ref.get_column(hi_col(80)).to_numpy())
     np.testing.assert_allclose(out.get_column("q-0.5").to_numpy(), out.get_column(MEAN).to_numpy())
@@ -179,7 +183,9 @@ def test_frame_quantile_and_exceedance_columns():
 
 
 def test_exceedance_alone_needs_no_interval_columns():
-    out = forecast_frame(frame(n=30), {"snaive": SeasonalNaive(7)}, 3, freq="1d", level=(), thresholds=(12,))
+    out = forecast_frame(
+        frame(n=30), {"snaive": SeasonalNaive(7)}, 3, ForecastSettings(freq="1d", levels=(), thresholds=(12,))
+    )
     assert out.columns == [ID, DS, MODEL, MEAN, "p_exceed-12", FALLBACK]
     assert out.get_column("p_exceed-12").is_between(0, 1).all()
 
@@ -192,10 +198,7 @@ def test_exceedance_is_monotone_and_exact_at_the_bounds():
             df,
             {"snaive": SeasonalNaive(7)},
             14,
-            freq="1d",
-            bounds=HOURS_PER_DAY,
-            thresholds=cs,
-            transform=transform,
+            ForecastSettings(freq="1d", bounds=HOURS_PER_DAY, thresholds=cs, transform=transform),
         )
         p = out.select(p_exceed_col(c) for c in cs).to_numpy()
         assert (p >= 0).all() and (p <= 1).all()
@@ -207,9 +210,9 @@ def test_exceedance_is_monotone_and_exact_at_the_bounds():
 
 def test_logit_keeps_the_point_forecast_of_seasonal_naive_and_skews_intervals():
     df = frame(ids=("a",), n=35, base=3.0, amp=2.0, noise=1.0, seed=2).with_columns(pl.col(Y).clip(0, 24))
-    kw = {"freq": "1d", "bounds": HOURS_PER_DAY, "level": (80,)}
-    plain = forecast_frame(df, {"s": SeasonalNaive(7)}, 7, transform="none", **kw)
-    logit = forecast_frame(df, {"s": SeasonalNaive(7)}, 7, transform="logit", **kw)
+    kw = ForecastSettings(freq="1d", bounds=HOURS_PER_DAY, levels=(80,))
+    plain = forecast_frame(df, {"s": SeasonalNaive(7)}, 7, kw.replace(transform="none"))
+    logit = forecast_frame(df, {"s": SeasonalNaive(7)}, 7, kw.replace(transform="logit"))
     np.testing.assert_allclose(logit.get_column(MEAN).to_numpy(), plain.get_column(MEAN).to_numpy(), rtol=1e-12)
     lo, hi, mean = (logit.get_column(c).to_numpy() for c in (lo_col(80), hi_col(80), MEAN))
     assert (lo > 0).all()  # near the lower bound the logit interval stays off it ...
@@ -221,29 +224,32 @@ def test_transform_per_model_and_errors():
     df = frame(n=30).with_columns(pl.col(Y).clip(0, 24))
     models = {"plain": SeasonalNaive(7), "logit": SeasonalNaive(7)}
     out = forecast_frame(
-        df, models, 3, freq="1d", bounds=HOURS_PER_DAY, transform={"logit": Logit(HOURS_PER_DAY, 0.05)}
+        df,
+        models,
+        3,
+        ForecastSettings(freq="1d", bounds=HOURS_PER_DAY, transform={"logit": Logit(HOURS_PER_DAY, 0.05)}),
     )
     width = out.with_columns((pl.col(hi_col(95)) - pl.col(lo_col(95))).alias("w")).pivot(
         on=MODEL, index=[ID, DS], values="w"
     )
     assert not np.allclose(width.get_column("plain").to_numpy(), width.get_column("logit").to_numpy())
     with pytest.raises(ValueError, match="transform: no model named 'other'"):
-        forecast_frame(df, models, 3, freq="1d", bounds=HOURS_PER_DAY, transform={"other": "logit"})
+        forecast_frame(df, models, 3, ForecastSettings(freq="1d", bounds=HOURS_PER_DAY, transform={"other": "logit"}))
     with pytest.raises(ValueError, match="transform: 'logit' needs both bounds"):
-        forecast_frame(df, models, 3, freq="1d", bounds=Bounds(0.0, None), transform="logit")
+        forecast_frame(df, models, 3, ForecastSettings(freq="1d", bounds=Bounds(0.0, None), transform="logit"))
     with pytest.raises(ValueError, match="transform: unknown 'log'"):
-        forecast_frame(df, models, 3, freq="1d", transform="log")
+        forecast_frame(df, models, 3, ForecastSettings(freq="1d", transform="log"))
 
 
 def test_fallback_fills_quantiles_under_the_models_transform_and_nulls_stay_nulls():
     df = frame(n=30).with_columns(pl.col(Y).clip(0, 24))
-    kw = {"freq": "1d", "bounds": HOURS_PER_DAY, "quantiles": (0.1, 0.9), "thresholds": (12,), "transform": "logit"}
-    out = forecast_frame(df, {"broken": Broken(), "snaive": SeasonalNaive(7)}, 3, **kw)
+    kw = ForecastSettings(freq="1d", bounds=HOURS_PER_DAY, quantiles=(0.1, 0.9), thresholds=(12,), transform="logit")
+    out = forecast_frame(df, {"broken": Broken(), "snaive": SeasonalNaive(7)}, 3, kw)
     broken, snaive = (out.filter(pl.col(MODEL) == m) for m in ("broken", "snaive"))
     for c in ("q-0.1", "q-0.9", "p_exceed-12", lo_col(80)):
         np.testing.assert_allclose(broken.get_column(c).to_numpy(), snaive.get_column(c).to_numpy())
     tiny = frame(ids=("t",), n=5)
-    failed = forecast_frame(tiny, {"broken": Broken()}, 2, **kw)
+    failed = forecast_frame(tiny, {"broken": Broken()}, 2, kw)
     assert failed.select(pl.col("q-0.1", "q-0.9", "p_exceed-12").null_count()).row(0) == (2, 2, 2)
     assert failed.get_column(FALLBACK)[0].startswith("broken failed: RuntimeError: boom; fallback seasonal_naive")
 
@@ -253,7 +259,10 @@ def test_quantiles_are_ordered_with_intervals_under_every_transform():
     qs = (0.025, 0.1, 0.5, 0.9, 0.975)
     for transform in ("none", "log1p", "logit"):
         out = forecast_frame(
-            df, {"s": SeasonalNaive(7)}, 10, freq="1d", bounds=HOURS_PER_DAY, quantiles=qs, transform=transform
+            df,
+            {"s": SeasonalNaive(7)},
+            10,
+            ForecastSettings(freq="1d", bounds=HOURS_PER_DAY, quantiles=qs, transform=transform),
         )
         np.testing.assert_allclose(out.get_column("q-0.025").to_numpy(), out.get_column(lo_col(95)).to_numpy())
         np.testing.assert_allclose(out.get_column("q-0.975").to_numpy(), out.get_column(hi_col(95)).to_numpy())

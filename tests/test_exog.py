@@ -20,6 +20,7 @@ from forecast.exog import (
     make_provider,
 )
 from forecast.models.base import Forecaster, Prediction
+from forecast.settings import BacktestPlan, ForecastSettings
 
 
 def daily(uid: str, start: dt.date, end: dt.date, value) -> pl.DataFrame:
@@ -118,15 +119,15 @@ def test_backtest_uses_the_provider_per_window_without_look_ahead():
     start = dt.date(2022, 1, 1)
     df = daily("a", start, dt.date(2023, 9, 30), lambda d: float(d.year - 2000))  # 22 in 2022, 23 in 2023
     df = df.with_columns(pl.Series(Y, np.arange(df.height) % 7, dtype=pl.Float64))
-    kw = {"h": 5, "n_windows": 3, "step": 30, "freq": "1d", "exog": ["x"], "level": (80,)}
-    clim = backtest(df, {"echo": EchoExog()}, exog_provider=make_provider({"x": "climatology"}), **kw)
-    last = backtest(df, {"echo": EchoExog()}, **kw)
+    kw = ForecastSettings(freq="1d", exog=("x",), levels=(80,), backtest=BacktestPlan(h=5, n_windows=3, step=30))
+    clim = backtest(df, {"echo": EchoExog()}, kw, exog_provider=make_provider({"x": "climatology"}))
+    last = backtest(df, {"echo": EchoExog()}, kw)
     assert clim.get_column(CUTOFF).n_unique() == 3
     assert clim.get_column(MEAN).unique().to_list() == [22.0]  # last year's values around the same dates
     assert last.get_column(MEAN).unique().to_list() == [23.0]  # the value at the cutoff, carried forward
     # trap: changing the regressor after the first cutoff leaves window 0 untouched under both providers
     cutoff0 = clim.get_column(CUTOFF).min()
     trapped = df.with_columns(pl.when(pl.col(DS) > cutoff0).then(-1e3).otherwise(pl.col("x")).alias("x"))
-    again = backtest(trapped, {"echo": EchoExog()}, exog_provider=make_provider({"x": "climatology"}), **kw)
+    again = backtest(trapped, {"echo": EchoExog()}, kw, exog_provider=make_provider({"x": "climatology"}))
     w0 = pl.col(CUTOFF) == cutoff0
     assert again.filter(w0).get_column(MEAN).equals(clim.filter(w0).get_column(MEAN))

@@ -18,6 +18,8 @@ from features.contract import DS, FALLBACK, ID, MEAN, Y
 from forecast.backtest import backtest
 from forecast.core import forecast_frame
 from forecast.models import Ensemble, Prophet
+from forecast.models.registry import make_model
+from forecast.settings import BacktestPlan, ForecastSettings
 
 START, END = dt.date(2019, 3, 15), dt.date(2021, 12, 31)  # not from 1 January: synthetic dates would not line up
 BUMP = 6.0
@@ -52,7 +54,7 @@ def holiday_frame() -> tuple[pl.DataFrame, set[dt.date]]:
 def test_prophet_gets_the_frame_dates_and_the_holiday_lands_on_its_date():
     df, ua = holiday_frame()
     rec = Recorder(yearly_seasonality=False)
-    fc = forecast_frame(df, {"prophet": rec}, 14, freq="1d", level=())
+    fc = forecast_frame(df, {"prophet": rec}, 14, ForecastSettings(freq="1d", levels=()))
     assert fc[FALLBACK].null_count() == fc.height
     (model,) = rec.made[1:]  # the first one only told the frame layer its tags
     seen = model._model.history["ds"].dt.date.tolist()
@@ -81,7 +83,11 @@ def test_without_the_dates_the_same_model_puts_the_holiday_elsewhere():
 def test_backtest_windows_pass_dates_on_fit_and_update(refit_every):
     df, _ = holiday_frame()
     rec = Recorder(yearly_seasonality=False, weekly_seasonality=True, country_holidays=None)
-    bt = backtest(df, {"prophet": rec}, 7, n_windows=2, freq="1d", level=(80,), refit_every=refit_every)
+    bt = backtest(
+        df,
+        {"prophet": rec},
+        ForecastSettings(freq="1d", levels=(80,), backtest=BacktestPlan(h=7, n_windows=2, refit_every=refit_every)),
+    )
     assert bt[FALLBACK].null_count() == bt.height
     fitted = [m for m in rec.made if m.is_fitted]
     assert fitted and fitted[-1]._model.history["ds"].dt.date.max() == END - dt.timedelta(days=7)
@@ -94,9 +100,9 @@ def test_an_ensemble_passes_the_dates_to_its_prophet_member():
     made: list[Ensemble] = []
 
     def factory() -> Ensemble:
-        made.append(Ensemble(members=members))
+        made.append(make_model("ensemble", {"members": members}))
         return made[-1]
 
-    fc = forecast_frame(df, {"ens": factory}, 7, freq="1d", level=())
+    fc = forecast_frame(df, {"ens": factory}, 7, ForecastSettings(freq="1d", levels=()))
     assert fc[FALLBACK].null_count() == fc.height
     assert made[-1].members_[0]._model.history["ds"].dt.date.max() == END

@@ -14,15 +14,17 @@ from features.contract import DS, FALLBACK, ID, MEAN, MODEL, Bounds, Y, hi_col, 
 from forecast.backtest import backtest
 from forecast.conformal import conformal_intervals
 from forecast.core import forecast_frame
-from forecast.models import Ensemble, SeasonalNaive, WindowAverage, registry
+from forecast.models import SeasonalNaive, WindowAverage, registry
 from forecast.models.base import Forecaster, Prediction
 from forecast.models.common import CONFIG
-from forecast.quantiles import INTERVAL_NOTE, p_exceed_col, q_col
+from forecast.models.registry import make_model
+from forecast.output.quantiles import INTERVAL_NOTE, p_exceed_col, q_col
+from forecast.settings import BacktestPlan, ForecastSettings
 
 IDS = ("a", "b", "c", "d")
 N, H, WINDOW = 80, 3, 5
 BOUNDS = Bounds(0.0, 24.0)
-COMMON = dict(freq="1d", level=(80, 95), quantiles=(0.1, 0.5, 0.9), thresholds=(12.0,), bounds=BOUNDS)
+COMMON = ForecastSettings(freq="1d", levels=(80, 95), quantiles=(0.1, 0.5, 0.9), thresholds=(12.0,), bounds=BOUNDS)
 INTERVAL_COLS = [lo_col(80), hi_col(80), lo_col(95), hi_col(95), q_col(0.1), q_col(0.9), p_exceed_col(12.0)]
 
 
@@ -45,7 +47,7 @@ def own_means(df: pl.DataFrame) -> dict[str, float]:
 def test_window_average_gives_its_own_mean_and_says_why_its_intervals_are_null():
     df = frame()
     models = {"wa": WindowAverage(WINDOW), "snaive": SeasonalNaive(7)}
-    fc = forecast_frame(df, models, H, **COMMON)
+    fc = forecast_frame(df, models, H, COMMON)
     wa = fc.filter(pl.col(MODEL) == "wa")
     assert wa[FALLBACK].null_count() == wa.height  # nothing failed: no fallback stood in
     means = own_means(df)
@@ -63,17 +65,18 @@ def test_window_average_gives_its_own_mean_and_says_why_its_intervals_are_null()
 
 def test_without_such_a_model_there_is_no_note_column_and_mean_only_requests_need_none():
     df = frame()
-    assert INTERVAL_NOTE not in forecast_frame(df, {"snaive": SeasonalNaive(7)}, H, **COMMON).columns
-    fc = forecast_frame(df, {"wa": WindowAverage(WINDOW)}, H, freq="1d", level=())
+    assert INTERVAL_NOTE not in forecast_frame(df, {"snaive": SeasonalNaive(7)}, H, COMMON).columns
+    fc = forecast_frame(df, {"wa": WindowAverage(WINDOW)}, H, ForecastSettings(freq="1d", levels=()))
     assert fc.columns == [ID, DS, MODEL, MEAN, FALLBACK] and fc[FALLBACK].null_count() == fc.height
 
 
 def test_calibration_gives_conformal_intervals_to_models_without_their_own():
     df = frame()
     models = {"wa": WindowAverage(WINDOW), "snaive": SeasonalNaive(7)}
-    bt = backtest(df, models, H, n_windows=6, **COMMON)  # 4 series x 6 windows = 24 scores per step
-    plain = forecast_frame(df, models, H, **COMMON)
-    fc = forecast_frame(df, models, H, **COMMON, calibration=bt)
+    # 4 series x 6 windows = 24 scores per step
+    bt = backtest(df, models, COMMON.replace(backtest=BacktestPlan(H, n_windows=6)))
+    plain = forecast_frame(df, models, H, COMMON)
+    fc = forecast_frame(df, models, H, COMMON, calibration=bt)
     assert INTERVAL_NOTE not in fc.columns
     assert fc.columns == [c for c in plain.columns if c != INTERVAL_NOTE]
     assert fc.select(MEAN, *INTERVAL_COLS).null_count().sum_horizontal().item() == 0
@@ -94,15 +97,15 @@ def test_calibration_gives_conformal_intervals_to_models_without_their_own():
 
 def test_calibration_without_the_model_is_an_error():
     df = frame()
-    bt = backtest(df, {"snaive": SeasonalNaive(7)}, H, n_windows=6, **COMMON)
+    bt = backtest(df, {"snaive": SeasonalNaive(7)}, COMMON.replace(backtest=BacktestPlan(H, n_windows=6)))
     with pytest.raises(ValueError, match="no calibration residuals for model 'wa'"):
-        forecast_frame(df, {"wa": WindowAverage(WINDOW)}, H, **COMMON, calibration=bt)
+        forecast_frame(df, {"wa": WindowAverage(WINDOW)}, H, COMMON, calibration=bt)
 
 
 def test_an_ensemble_with_a_member_without_intervals_is_not_replaced_by_the_fallback():
     df = frame()
     members = [{"name": "window_average", "params": {"window": WINDOW}}, {"name": "naive"}]
-    fc = forecast_frame(df, {"ens": Ensemble(members=members)}, H, **COMMON)
+    fc = forecast_frame(df, {"ens": make_model("ensemble", {"members": members})}, H, COMMON)
     assert fc[FALLBACK].null_count() == fc.height and fc[INTERVAL_NOTE].null_count() == 0
     means = own_means(df)
     last = {uid: float(part[Y][-1]) for (uid,), part in df.partition_by(ID, as_dict=True).items()}
@@ -112,7 +115,7 @@ def test_an_ensemble_with_a_member_without_intervals_is_not_replaced_by_the_fall
 
 def test_a_failing_model_without_intervals_falls_back_with_the_fallbacks_intervals():
     df = frame()
-    fc = forecast_frame(df, {"wa": WindowAverage(N + 1)}, H, **COMMON)  # window longer than the history
+    fc = forecast_frame(df, {"wa": WindowAverage(N + 1)}, H, COMMON)  # window longer than the history
     assert fc[FALLBACK].str.contains("wa failed").all()
     assert fc[INTERVAL_NOTE].null_count() == fc.height  # the rows are the fallback's, with its intervals
     assert fc.select(INTERVAL_COLS).null_count().sum_horizontal().item() == 0
@@ -120,7 +123,7 @@ def test_a_failing_model_without_intervals_falls_back_with_the_fallbacks_interva
 
 def test_backtest_rows_carry_the_note_and_conformal_intervals_drop_it():
     df = frame()
-    bt = backtest(df, {"wa": WindowAverage(WINDOW)}, H, n_windows=6, **COMMON)
+    bt = backtest(df, {"wa": WindowAverage(WINDOW)}, COMMON.replace(backtest=BacktestPlan(H, n_windows=6)))
     assert bt[INTERVAL_NOTE].null_count() == 0 and bt[lo_col(80)].null_count() == bt.height
     filled = conformal_intervals(bt, bt, (80,), bounds=BOUNDS)
     assert INTERVAL_NOTE not in filled.columns and filled[lo_col(80)].null_count() == 0
@@ -142,6 +145,8 @@ class LastPoint(Forecaster):
 def test_a_fallback_without_intervals_is_refused_when_intervals_are_asked_for(monkeypatch):
     monkeypatch.setitem(registry._MODELS, "last_point", LastPoint)
     with pytest.raises(ValueError, match="fallback: last_point gives no intervals"):
-        forecast_frame(frame(), {"snaive": SeasonalNaive(7)}, H, **COMMON, fallback="last_point")
-    fc = forecast_frame(frame(), {"snaive": SeasonalNaive(7)}, H, freq="1d", level=(), fallback="last_point")
+        forecast_frame(frame(), {"snaive": SeasonalNaive(7)}, H, COMMON.replace(fallback="last_point"))
+    fc = forecast_frame(
+        frame(), {"snaive": SeasonalNaive(7)}, H, ForecastSettings(freq="1d", levels=(), fallback="last_point")
+    )
     assert fc[FALLBACK].null_count() == fc.height

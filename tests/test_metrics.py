@@ -27,6 +27,7 @@ from forecast.metrics import (
     winkler,
 )
 from forecast.models import SeasonalNaive
+from forecast.settings import BacktestPlan, ForecastSettings
 
 D = [dt.date(2024, 1, 1) + dt.timedelta(days=i) for i in range(9)]
 #             d0 d1 d2 d3 d4 d5 d6 d7 d8
@@ -147,7 +148,9 @@ def test_evaluate_on_a_real_backtest_matches_numpy_mase():
     df = pl.DataFrame(
         {ID: "s", DS: [dt.date(2024, 1, 1) + dt.timedelta(days=i) for i in range(n)], Y: rng.gamma(2.0, 3.0, n)}
     )
-    bt = backtest(df, {"snaive": SeasonalNaive(7)}, h=5, n_windows=2, step=5, freq="1d")
+    bt = backtest(
+        df, {"snaive": SeasonalNaive(7)}, ForecastSettings(freq="1d", backtest=BacktestPlan(h=5, n_windows=2, step=5))
+    )
     res = evaluate(bt, df, 7)
     y = df.get_column(Y).to_numpy()
     expected = []

@@ -10,6 +10,7 @@ from forecast.core import forecast_frame
 from forecast.models import Drift, Ensemble, Ets, Naive, Naive2, SeasonalNaive, Theta, WindowAverage
 from forecast.models.base import ForecastError
 from forecast.models.registry import ModelSpecError, make_model
+from forecast.settings import ForecastSettings
 
 T = np.arange(84)
 Y = 20 + 0.05 * T + 3 * np.sin(2 * np.pi * T / 7) + np.random.default_rng(2).normal(0, 0.5, T.size)
@@ -22,7 +23,7 @@ MEMBERS = [
 
 @pytest.mark.parametrize(("combine", "stat"), [("mean", np.mean), ("median", np.median)])
 def test_ensemble_is_the_mean_or_median_of_its_members(combine, stat):
-    pred = Ensemble(members=MEMBERS, combine=combine).fit(Y).predict(10, level=(80,))
+    pred = make_model("ensemble", {"members": MEMBERS, "combine": combine}).fit(Y).predict(10, level=(80,))
     members = [Naive().fit(Y).predict(10), SeasonalNaive(7).fit(Y).predict(10), Drift().fit(Y).predict(10)]
     np.testing.assert_allclose(pred.mean, stat(np.stack([p.mean for p in members]), axis=0))
     np.testing.assert_allclose(pred.lower[80], stat(np.stack([p.lower[80] for p in members]), axis=0))
@@ -33,7 +34,7 @@ def test_ensemble_passes_exog_only_to_exogenous_members():
     x = np.random.default_rng(3).normal(size=(Y.size, 1))
     y = Y + 2 * x[:, 0]
     spec = [{"name": "sarimax", "params": {"order": [1, 0, 0]}}, {"name": "naive"}]
-    model = Ensemble(members=spec).fit(y, x)
+    model = make_model("ensemble", {"members": spec}).fit(y, x)
     low = model.predict(3, X_future=np.zeros((3, 1)))
     high = model.predict(3, X_future=np.ones((3, 1)))
     np.testing.assert_allclose(high.mean - low.mean, model.members_[0].params_["x1"] / 2, rtol=1e-9)
@@ -41,7 +42,7 @@ def test_ensemble_passes_exog_only_to_exogenous_members():
 
 def test_ensemble_with_a_member_without_intervals():
     spec = [{"name": "window_average", "params": {"window": 7}}, {"name": "naive"}]
-    model = Ensemble(members=spec)
+    model = make_model("ensemble", {"members": spec})
     assert not model.get_tag("intervals") and Ensemble.get_class_tag("intervals")  # the members decide
     assert not model.get_tag("exogenous") and not model.get_tag("dates")
     model.fit(Y)
@@ -52,16 +53,16 @@ def test_ensemble_with_a_member_without_intervals():
 
 
 def test_ensemble_tags_follow_the_members():
-    with_x = Ensemble(members=[{"name": "sarimax"}, {"name": "naive"}])
+    with_x = make_model("ensemble", {"members": [{"name": "sarimax"}, {"name": "naive"}]})
     assert with_x.get_tag("exogenous") and with_x.get_tag("intervals") and not with_x.get_tag("dates")
-    with_dates = Ensemble(members=[{"name": "prophet"}, {"name": "naive"}])
+    with_dates = make_model("ensemble", {"members": [{"name": "prophet"}, {"name": "naive"}]})
     assert with_dates.get_tag("dates") and with_dates.clone().get_tag("dates")
 
 
 def test_ensemble_member_failure_raises_naming_the_member():
     spec = [{"name": "naive"}, {"name": "window_average", "params": {"window": 500}}]
     with pytest.raises(ForecastError, match=r"ensemble member 1 \(window_average\): ValueError: .*needs at least 500"):
-        Ensemble(members=spec).fit(Y)
+        make_model("ensemble", {"members": spec}).fit(Y)
 
 
 @pytest.mark.parametrize(
@@ -115,7 +116,9 @@ def test_failure_falls_back_with_a_recorded_reason():
             "y": np.sin(2 * np.pi * T / 7),  # Naive2 cannot decompose it multiplicatively
         }
     )
-    out = forecast_frame(df, {"naive2": Naive2(7)}, 7, freq="1d", level=(80,), fallback="seasonal_naive")
+    out = forecast_frame(
+        df, {"naive2": Naive2(7)}, 7, ForecastSettings(freq="1d", levels=(80,), fallback="seasonal_naive")
+    )
     assert out.height == 7 and out["mean"].null_count() == 0
     reason = out["fallback_reason"][0]
     assert reason.startswith("naive2 failed: ValueError: multiplicative decomposition needs a positive")

@@ -10,6 +10,7 @@ import pytest
 
 from forecast.models import Ets, Mstl, Sarimax, SeasonalNaive, Theta, UnobservedComponents, seasonality_test
 from forecast.models.base import Forecaster
+from forecast.models.registry import make_model
 from forecast.models.smoothing import EtsConfig, ets_candidates
 
 RNG = np.random.default_rng(5)
@@ -169,7 +170,7 @@ def test_mstl_adds_the_continued_seasonals_to_the_remainder_forecast():
         + 5 * np.sin(2 * np.pi * t / 168)
         + np.random.default_rng(14).normal(0, 1, t.size)
     )
-    model = Mstl(season_length=[24, 168, 10_000], remainder={"name": "theta"}).fit(y)
+    model = make_model("mstl", {"season_length": [24, 168, 10_000], "remainder": {"name": "theta"}}).fit(y)
     assert model.periods_ == [24, 168]  # 10,000 dropped: not two cycles of data
     pred = model.predict(48, level=(80,))
     rem = model.remainder_.predict(48, level=(80,))
@@ -190,7 +191,9 @@ def test_mstl_passes_exog_to_an_exogenous_remainder():
     t = np.arange(120)
     x = rng.normal(size=(120, 1))
     y = 20 + 3 * np.sin(2 * np.pi * t / 7) + 2.0 * x[:, 0] + rng.normal(0, 0.2, 120)
-    model = Mstl(season_length=[7], remainder={"name": "sarimax", "params": {"order": [1, 0, 0]}}).fit(y, x)
+    model = make_model(
+        "mstl", {"season_length": [7], "remainder": {"name": "sarimax", "params": {"order": [1, 0, 0]}}}
+    ).fit(y, x)
     low = model.predict(7, X_future=np.zeros((7, 1)), level=())
     high = model.predict(7, X_future=np.ones((7, 1)), level=())
     np.testing.assert_allclose(high.mean - low.mean, model.remainder_.params_["x1"], rtol=1e-9)
@@ -199,10 +202,10 @@ def test_mstl_passes_exog_to_an_exogenous_remainder():
 
 
 def test_mstl_tags_are_its_remainder_models():
-    assert Mstl(season_length=[7], remainder={"name": "sarimax"}).get_tag("exogenous")
+    assert make_model("mstl", {"season_length": [7], "remainder": {"name": "sarimax"}}).get_tag("exogenous")
     default = Mstl(season_length=[7])  # ETS: no regressors, intervals
     assert not default.get_tag("exogenous") and default.get_tag("intervals")
-    point = Mstl(season_length=[7], remainder={"name": "window_average", "params": {"window": 7}})
+    point = make_model("mstl", {"season_length": [7], "remainder": {"name": "window_average", "params": {"window": 7}}})
     assert not point.get_tag("intervals")
     y = 10 + np.sin(2 * np.pi * np.arange(42) / 7)
     assert point.fit(y).predict(3, level=()).mean.shape == (3,)
@@ -213,7 +216,7 @@ def test_mstl_tags_are_its_remainder_models():
 def test_mstl_log_works_on_log_y_and_needs_positive_values():
     t = np.arange(24 * 14)
     y = np.exp(3 + 0.3 * np.sin(2 * np.pi * t / 24) + np.random.default_rng(15).normal(0, 0.02, t.size))
-    model = Mstl(season_length=[24], log=True, remainder={"name": "naive"}).fit(y)
+    model = make_model("mstl", {"season_length": [24], "log": True, "remainder": {"name": "naive"}}).fit(y)
     pred = model.predict(24, level=(80,))
     np.testing.assert_allclose(pred.mean, np.exp(np.log(y)[-1] - model._seasonals[0][-1] + model.seasonal_forecast(24)))
     assert np.all(pred.lower[80] > 0) and np.all(pred.lower[80] <= pred.mean)
