@@ -140,8 +140,36 @@ def test_naive2_is_naive_when_not_seasonal():
     np.testing.assert_allclose(model.predict(5).upper[95], Naive().fit(y).predict(5).upper[95])
 
 
-def test_naive2_raises_on_a_non_positive_seasonal_series():
+def test_naive2_decomposes_a_non_positive_seasonal_series_additively():
     t = np.arange(96)
-    y = np.sin(2 * np.pi * t / 24)  # seasonal, moving-average trend around zero
-    with pytest.raises(ValueError, match="positive moving-average trend"):
-        Naive2(24).fit(y)
+    y = np.sin(2 * np.pi * t / 24)  # seasonal, moving-average trend around zero: no multiplicative indices
+    model = Naive2(24).fit(y)
+    assert model.seasonal_ and model.decomposition_.additive
+    pred = model.predict(24, level=(80,))
+    np.testing.assert_allclose(pred.mean, y[-24:], atol=0.02)  # the cycle continued: indices added back
+    assert (pred.lower[80] < pred.mean).all() and (pred.upper[80] > pred.mean).all()
+    positive = Naive2(24).fit(y + 5.0)  # a positive series keeps M4's multiplicative decomposition
+    assert positive.seasonal_ and not positive.decomposition_.additive
+
+
+@pytest.mark.parametrize("transform", ["none", "logit"])
+def test_naive2_and_theta_run_under_every_transform(transform):
+    """Under logit the transformed hours are negative where few hours are off: the decomposition goes additive
+    instead of failing, so neither model falls back (it did on every series before)."""
+    from datetime import date, timedelta
+
+    import polars as pl
+
+    from features.contract import HOURS_PER_DAY
+    from forecast.core import forecast_frame
+    from forecast.models import Theta
+    from forecast.settings import ForecastSettings
+
+    t = np.arange(120)
+    hours = np.clip(4 + 3 * np.sin(2 * np.pi * t / 7) + np.random.default_rng(5).normal(0, 0.5, t.size), 0, 24)
+    df = pl.DataFrame({"unique_id": "a", "ds": [date(2024, 1, 1) + timedelta(days=int(i)) for i in t], "y": hours})
+    settings = ForecastSettings(freq="1d", bounds=HOURS_PER_DAY, transform=transform, levels=(80,))
+    out = forecast_frame(df, {"naive2": Naive2(7), "theta": Theta(season_length=7)}, 7, settings)
+    assert out["fallback_reason"].null_count() == out.height
+    assert out["mean"].min() >= 0 and out["hi-80"].max() <= 24
+    assert out.filter(pl.col("model") == "naive2")["mean"].std() > 1  # the weekly cycle is forecast

@@ -96,7 +96,7 @@ def test_every_registered_model_clones_with_its_params():
     ("model", "y", "match"),
     [
         (Ets(model="MNN"), -Y, "multiplicative components need y > 0"),
-        (Naive2(7), np.sin(2 * np.pi * T / 7), "positive moving-average trend"),
+        (Naive2(7), Y[:1], "Naive2 needs at least 2 observations"),
         (Theta(), Y[:3], "Theta needs at least 4 observations"),
         (WindowAverage(100), Y, "needs at least 100 observations"),
     ],
@@ -113,14 +113,14 @@ def test_failure_falls_back_with_a_recorded_reason():
         {
             "unique_id": ["a"] * Y.size,
             "ds": [date(2024, 1, 1) + timedelta(days=int(i)) for i in T],
-            "y": np.sin(2 * np.pi * T / 7),  # Naive2 cannot decompose it multiplicatively
+            "y": np.sin(2 * np.pi * T / 7),  # values <= 0: a multiplicative ETS cannot fit it
         }
     )
     out = forecast_frame(
-        df, {"naive2": Naive2(7)}, 7, ForecastSettings(freq="1d", levels=(80,), fallback="seasonal_naive")
+        df, {"ets": Ets(model="MNN")}, 7, ForecastSettings(freq="1d", levels=(80,), fallback="seasonal_naive")
     )
     assert out.height == 7 and out["mean"].null_count() == 0
     reason = out["fallback_reason"][0]
-    assert reason.startswith("naive2 failed: ValueError: multiplicative decomposition needs a positive")
+    assert reason.startswith("ets failed: ValueError: ETS 'MNN': multiplicative components need y > 0")
     assert "seasonal_naive" in reason
     np.testing.assert_allclose(out["mean"].to_numpy(), df["y"].to_numpy()[-7:])

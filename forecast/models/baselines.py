@@ -230,7 +230,10 @@ class Naive2(Forecaster):
         return self.decomposition_.seasonal
 
     def _predict(self, h: int, X_future: np.ndarray | None, level: tuple[int, ...]) -> Prediction:
-        si = self.decomposition_.future(self._n, h)
+        back = self.decomposition_.reseasonalize
         mean_adj = np.full(h, self._last)
         lo, hi = gaussian_intervals(mean_adj, self.sigma_ * np.sqrt(np.arange(1, h + 1)), level)
-        return Prediction(mean_adj * si, {k: v * si for k, v in lo.items()}, {k: v * si for k, v in hi.items()})
+        n = self._n
+        return Prediction(
+            back(mean_adj, n), {k: back(v, n) for k, v in lo.items()}, {k: back(v, n) for k, v in hi.items()}
+        )

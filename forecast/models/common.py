@@ -120,16 +120,33 @@ def centred_moving_average(y: np.ndarray, m: int) -> np.ndarray:
     return out
 
 
+def _trend(y: np.ndarray, m: int) -> tuple[np.ndarray, np.ndarray]:
+    trend = centred_moving_average(y, m)
+    ok = ~np.isnan(trend)
+    if not ok.any():
+        raise ValueError(f"classical decomposition needs at least {m + 1 + (m % 2 == 0)} observations")
+    return trend, ok
+
+
+def additive_indices(y: np.ndarray, m: int) -> np.ndarray:
+    """Classical additive seasonal indices, one per position ``t mod m`` counted from the first observation.
+
+    Difference ``y − trend`` (trend: :func:`centred_moving_average`), averaged per position, centred to mean 0.
+    Used where the multiplicative form cannot be (a series with values ≤ 0, e.g. a target on the logit scale).
+    """
+    trend, ok = _trend(y, m)
+    diff = np.where(ok, np.asarray(y, dtype=np.float64) - np.where(ok, trend, 0.0), np.nan)
+    index = np.array([np.nanmean(diff[i::m]) for i in range(m)])
+    return index - index.mean()
+
+
 def multiplicative_indices(y: np.ndarray, m: int) -> np.ndarray:
     """Classical multiplicative seasonal indices, one per position ``t mod m`` counted from the first observation.
 
     Ratio ``y / trend`` (trend: :func:`centred_moving_average`), averaged per position, normalised to mean 1.
     Raises :class:`ValueError` when the trend is not positive (the ratios are then meaningless).
     """
-    trend = centred_moving_average(y, m)
-    ok = ~np.isnan(trend)
-    if not ok.any():
-        raise ValueError(f"classical decomposition needs at least {m + 1 + (m % 2 == 0)} observations")
+    trend, ok = _trend(y, m)
     if (trend[ok] <= 0).any():
         raise ValueError("multiplicative decomposition needs a positive moving-average trend")
     ratio = np.where(ok, np.asarray(y, dtype=np.float64) / np.where(ok, trend, 1.0), np.nan)
@@ -144,16 +161,31 @@ class Deseasonalized:
     adjusted: np.ndarray
     indices: np.ndarray  # one per position, position 0 = the first observation
     seasonal: bool
+    additive: bool = False  # indices added (not multiplied): series with values <= 0
 
     def future(self, n: int, h: int) -> np.ndarray:
         """The indices of the ``h`` periods after a series of length ``n`` (the in-sample cycle continued)."""
         return self.indices[(n + np.arange(h)) % self.indices.size]
 
+    def reseasonalize(self, values: np.ndarray, n: int) -> np.ndarray:
+        """Put the seasonality back on ``h`` adjusted values following a series of length ``n``."""
+        si = self.future(n, values.shape[0])
+        return values + si if self.additive else values * si
+
 
 def m4_deseasonalize(y: np.ndarray, m: int) -> Deseasonalized:
-    """M4's deseasonalisation: test at lag ``m`` (:func:`seasonality_test`), then divide by the indices."""
+    """M4's deseasonalisation: test at lag ``m`` (:func:`seasonality_test`), then divide by the indices.
+
+    A series with a value ≤ 0 (a bounded target on the logit scale, a centred series) has no meaningful
+    multiplicative indices; it is decomposed additively instead (indices subtracted, then added back), so Naive2
+    and Theta run under every transform. Positive series, M4's case, are decomposed exactly as M4 did.
+    """
     y = np.asarray(y, dtype=np.float64)
     if not seasonality_test(y, m):
         return Deseasonalized(y, np.ones(1), False)
+    pos = np.arange(y.size) % m
+    if (y <= 0).any():
+        idx = additive_indices(y, m)
+        return Deseasonalized(y - idx[pos], idx, True, True)
     idx = multiplicative_indices(y, m)
-    return Deseasonalized(y / idx[np.arange(y.size) % m], idx, True)
+    return Deseasonalized(y / idx[pos], idx, True)

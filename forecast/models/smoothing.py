@@ -270,13 +270,15 @@ class Theta(Forecaster):
         return self.decomposition_.seasonal
 
     def _predict(self, h: int, X_future: np.ndarray | None, level: tuple[int, ...]) -> Prediction:
-        si = self.decomposition_.future(self.n_obs_, h)
+        back, n = self.decomposition_.reseasonalize, self.n_obs_
         with quiet(self.fit_warnings_):
             mean_adj = np.asarray(self._result.forecast(h, theta=self.config.theta), dtype=np.float64)
         alpha = self.params_["alpha"]
         sigma_h = self.sigma_ * np.sqrt(1.0 + np.arange(h) * alpha**2)
         lower, upper = gaussian_intervals(mean_adj, sigma_h, level)
-        return Prediction(mean_adj * si, {k: v * si for k, v in lower.items()}, {k: v * si for k, v in upper.items()})
+        return Prediction(
+            back(mean_adj, n), {k: back(v, n) for k, v in lower.items()}, {k: back(v, n) for k, v in upper.items()}
+        )
 
 
 def ses_levels(x: np.ndarray, alpha: float) -> np.ndarray:
