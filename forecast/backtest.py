@@ -67,8 +67,7 @@ def backtest_schedule(ds_values: Sequence[Any] | pl.Series, plan: BacktestPlan, 
     ``input_size`` rows up to each cutoff, and then also sets the minimum training length. Window ``w`` refits when
     ``w % plan.refit_every == 0``. Raises :class:`BacktestPlanError` when the series is too short.
     """
-    h, n_windows, step, input_size = plan.h, plan.n_windows, plan.step, plan.input_size
-    assert step is not None
+    h, n_windows, step, input_size = plan.h, plan.n_windows, plan.stride, plan.input_size
     values = list(ds_values)
     n = len(values)
     need = plan.required_length(input_size if input_size is not None else max(1, min_train))
@@ -105,8 +104,7 @@ def backtest(
     plan = settings.backtest
     if plan is None:
         raise ValueError("backtest: settings.backtest is None; give a BacktestPlan")
-    h, n_windows, step, input_size = plan.h, plan.n_windows, plan.step, plan.input_size
-    assert step is not None
+    h, n_windows, step, input_size = plan.h, plan.n_windows, plan.stride, plan.input_size
     exog = list(settings.exog)
     check_frame(df, settings.freq, exog, source="backtest input")
     provider = exog_provider if exog_provider is not None else LastValueProvider()
@@ -153,6 +151,6 @@ def _check_lengths(lengths: pl.DataFrame, plan: BacktestPlan, min_train: int, ne
         listed = ", ".join(f"{u} ({n})" for u, n in short.iter_rows())
         raise BacktestPlanError(
             f"{short.height} series too short for the backtest plan (h={plan.h}, n_windows={plan.n_windows}, "
-            f"step={plan.step}, min training size={min_train}: need {need} periods): {listed}",
+            f"step={plan.stride}, min training size={min_train}: need {need} periods): {listed}",
             ids=short.get_column(ID).to_list(),
         )

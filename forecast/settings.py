@@ -50,15 +50,19 @@ class BacktestPlan:
     def __post_init__(self) -> None:
         object.__setattr__(self, "h", check_h(self.h))
         object.__setattr__(self, "n_windows", _positive_int(self.n_windows, "n_windows"))
-        step = self.h if self.step is None else _positive_int(self.step, "step")
-        object.__setattr__(self, "step", step)
+        object.__setattr__(self, "step", _positive_int(self.step, "step", allow_none=True))
         object.__setattr__(self, "input_size", _positive_int(self.input_size, "input_size", allow_none=True))
         object.__setattr__(self, "refit_every", _positive_int(self.refit_every, "refit_every"))
 
+    @property
+    def stride(self) -> int:
+        """Periods between two cutoffs: ``step``, or ``h`` when not given (kept unresolved, so a plan copied with
+        another ``h`` keeps adjacent windows)."""
+        return self.h if self.step is None else self.step
+
     def required_length(self, min_train: int) -> int:
         """Periods a series needs: ``min_train`` before the first cutoff plus every test period."""
-        assert self.step is not None
-        return min_train + self.h + self.step * (self.n_windows - 1)
+        return min_train + self.h + self.stride * (self.n_windows - 1)
 
 
 @dataclass(frozen=True)
@@ -80,6 +84,13 @@ class ForecastSettings:
     thresholds: tuple[float, ...] = ()
     conformal: bool = False
     backtest: BacktestPlan | None = field(default=None)
+
+    def __hash__(self) -> int:
+        transform = self.transform
+        if isinstance(transform, Mapping):
+            transform = tuple(sorted((k, repr(v)) for k, v in transform.items()))
+        fields = (self.freq, self.season_length, self.bounds, self.fallback, self.exog, self.levels)
+        return hash((*fields, self.quantiles, self.thresholds, self.conformal, self.backtest, repr(transform)))
 
     def __post_init__(self) -> None:
         freq_step(self.freq)
