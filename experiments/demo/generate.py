@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import math
 import os
 import re
 import shutil
@@ -30,106 +29,39 @@ from typing import Any
 import numpy as np
 import polars as pl
 
+from experiments.demo.calendar import annual_cosine, day_of_year, kyiv_day_hours
+from experiments.demo.layout import (
+    COMPLETE_MARKER,
+    EVENT_COLUMNS,
+    MANIFEST_FILE,
+    OUTAGES_FILE,
+    STRIKES_FILE,
+    WEAPON_COLUMNS,
+    WEAPONS_FILE,
+    WEATHER_COLUMNS,
+    WEATHER_FILE,
+)
+from experiments.demo.params import (
+    DAMAGE,
+    DEFAULT_END,
+    DEFAULT_SEED,
+    DEFAULT_START,
+    INTERCEPT_P,
+    MIN_SPAN_DAYS,
+    OUTAGE,
+    STRIKE,
+    WEATHER,
+    DamageParams,
+    OutageParams,
+    StrikeParams,
+    WeatherParams,
+)
+from experiments.demo.regions import REGION_NAMES, REGIONS
+from experiments.demo.streams import ar1, spawn_streams
+
 GENERATOR = "gridcast.experiments.demo"
 GENERATOR_VERSION = "1"
 
-DEFAULT_SEED = 20221010
-DEFAULT_START = date(2022, 10, 1)
-DEFAULT_END = date(2025, 3, 31)
-MIN_SPAN_DAYS = 28
-
-STRIKES_FILE = "strikes/missile_attacks_daily.csv"
-WEAPONS_FILE = "strikes/missiles_and_uavs.csv"
-WEATHER_FILE = "weather/derived_daily_24_cities.csv"
-OUTAGES_FILE = "outages/outage_hours_daily.csv"
-MANIFEST_FILE = "manifest.json"
-COMPLETE_MARKER = ".complete"
-
-EVENT_COLUMNS: tuple[str, ...] = (
-    "time_start",
-    "time_end",
-    "model",
-    "launch_place",
-    "target",
-    "target_main",
-    "launched",
-    "destroyed",
-    "not_reach_goal",
-    "still_attacking",
-    "border_crossing",
-    "is_shahed",
-    "num_hit_location",
-    "num_fall_fragment_location",
-    "carrier",
-    "turbojet",
-    "turbojet_destroyed",
-    "affected region",
-    "destroyed_details",
-    "launched_details",
-    "launch_place_details",
-    "source",
-)
-WEAPON_COLUMNS: tuple[str, ...] = (
-    "model",
-    "category",
-    "national_origin",
-    "type",
-    "launch_platform",
-    "name",
-    "name_NATO",
-    "in_sevice",
-    "designer",
-    "manufacturer",
-    "guidance_system",
-    "unit_cost",
-)
-WEATHER_COLUMNS: tuple[str, ...] = ("date", "city", "n_hours", "t_mean", "t_min", "t_max")
-OUTAGE_COLUMNS: tuple[str, ...] = ("date", "region", "hours_off")
-
-
-# --------------------------------------------------------------------------------------------------------------
-# Regions and weapons
-# --------------------------------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Region:
-    """A regional centre: lower-case name as in the real derived weather file, latitude (°N), strike exposure."""
-
-    name: str
-    lat: float
-    exposure: float
-
-
-# The 24 regional centres of ua-weather-openmeteo/list_of_cities.csv (latitudes rounded); exposure w_r is higher
-# in the east, north-east and south (front line, border) and lowest in the far west and occupied Crimea.
-REGIONS: tuple[Region, ...] = (
-    Region("cherkasy", 49.44, 0.8),
-    Region("chernihiv", 51.49, 1.2),
-    Region("chernivtsi", 48.29, 0.4),
-    Region("dnipro", 48.47, 1.4),
-    Region("donetsk", 48.02, 1.0),
-    Region("ivano-frankivsk", 48.92, 0.6),
-    Region("kharkiv", 49.99, 1.6),
-    Region("kherson", 46.64, 1.6),
-    Region("khmelnytskyi", 49.42, 0.7),
-    Region("kyiv", 50.45, 1.2),
-    Region("luhansk", 48.57, 0.5),
-    Region("lutsk", 50.75, 0.5),
-    Region("lviv", 49.84, 0.6),
-    Region("mykolaiv", 46.98, 1.3),
-    Region("odesa", 46.48, 1.3),
-    Region("poltava", 49.59, 1.0),
-    Region("rivne", 50.62, 0.6),
-    Region("sevastopol", 44.61, 0.3),
-    Region("sumy", 50.91, 1.5),
-    Region("ternopil", 49.56, 0.5),
-    Region("uzhhorod", 48.62, 0.3),
-    Region("vinnytsia", 49.23, 0.8),
-    Region("zaporizhzhia", 47.85, 1.5),
-    Region("zhytomyr", 50.26, 0.8),
-)
-REGION_NAMES: tuple[str, ...] = tuple(r.name for r in REGIONS)
 
 # model -> (category, national_origin, type, launch_platform); categories from the real lookup's set.
 WEAPONS: dict[str, tuple[str, str, str, str]] = {
@@ -146,20 +78,6 @@ WEAPONS: dict[str, tuple[str, str, str, str]] = {
     "C-300": ("surface-to-air missile", "russia", "anti-aircraft used against ground targets", ""),
 }
 
-# Probability that a launched weapon of the model is reported destroyed (destroyed ~ Binomial(launched, p)).
-INTERCEPT_P: dict[str, float] = {
-    "Shahed-136/131": 0.85,
-    "Unknown UAV": 0.95,
-    "Lancet": 0.5,
-    "Orlan-10": 0.9,
-    "X-101/X-555": 0.85,
-    "Kalibr": 0.8,
-    "X-101/X-555 and Kalibr": 0.83,
-    "X-59/X-69": 0.6,
-    "Iskander-M/KN-23": 0.25,
-    "X-47 Kinzhal": 0.3,
-    "C-300": 0.0,
-}
 
 SHAHED_PLACES = (
     "Kursk oblast and Bryansk oblast",
@@ -170,103 +88,6 @@ SHAHED_PLACES = (
 CARRIERS = {"X-101/X-555": "Tu-95MS", "Kalibr": "Navi", "X-47 Kinzhal": "MiG-31K", "X-59/X-69": "Su-34"}
 TARGETED_OBLASTS = ("Kharkiv oblast", "Odesa oblast and Mykolaiv oblast", "Dnipropetrovsk oblast", "Sumy oblast")
 TOKEN_ALPHABET = np.array(list("0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"))
-
-
-# --------------------------------------------------------------------------------------------------------------
-# Parameters (documented in docs/demo-data.md; change GENERATOR_VERSION when any value changes)
-# --------------------------------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class StrikeParams:
-    """National strike process (counts of weapons launched per Kyiv date of ``time_start``)."""
-
-    season_amp: float = 0.5  # A_s in season_t = exp(A_s·cos(2π(doy−15)/365.25)), peak mid-January
-    season_peak_doy: int = 15
-    trend_per_year: float = 0.3  # g in trend_t = exp(g·years since start)
-    weekly: tuple[float, ...] = (1.0, 1.05, 1.0, 1.1, 1.15, 1.0, 0.7)  # Monday..Sunday
-    attack_p: float = 0.72  # π0: P(night attack) = min(0.97, π0·sqrt(season_t))
-    shahed_mean: float = 20.0  # μ_S: Shahed count on an attack night ~ 1 + NB(mean μ_S·m_t, shape k)
-    nb_shape: float = 1.2  # k
-    burst_p: float = 0.025  # p_b: P(massed burst | attack night) = min(1, p_b·season_t)
-    burst_uav: float = 250.0  # extra Shahed in a burst ~ Poisson
-    burst_missiles: tuple[tuple[str, float], ...] = (
-        ("X-101/X-555", 28.0),
-        ("Kalibr", 10.0),
-        ("Iskander-M/KN-23", 6.0),
-        ("X-47 Kinzhal", 4.0),
-    )
-    bundle_p: float = 0.3  # P(a burst's X-101/X-555 and Kalibr are reported as one bundled row)
-    tactical: tuple[tuple[str, float], ...] = (("Iskander-M/KN-23", 0.6), ("C-300", 0.4))  # per night, × season
-    south_p: float = 0.3  # P(a southern command daily summary)
-    south: tuple[tuple[str, float], ...] = (
-        ("Unknown UAV", 5.0),
-        ("Lancet", 1.5),
-        ("Orlan-10", 1.2),
-        ("X-59/X-69", 0.5),
-    )
-    missile_weight: float = 4.0  # κ in s_t = (U_t + κ·M_t) / scale
-    unit_scale: float = 100.0
-    hhmm_p_first: float = 0.3  # P(HH:MM time format) for a night report at the span start, rising linearly
-    hhmm_p_last: float = 0.95  # … to this at the span end (bare YYYY-MM-DD otherwise)
-
-
-@dataclass(frozen=True)
-class DamageParams:
-    """Regional damage stock D_t = max(0, D_{t−1} + w_r·s_t − min(cap, r·D_{t−1})), D_{−1} = 0."""
-
-    repair_rate: float = 0.1  # r
-    repair_cap: float = 1.5  # cap, strike units per day
-
-
-@dataclass(frozen=True)
-class WeatherParams:
-    """Daily mean temperature: climatology by latitude + shared/idiosyncratic AR(1) + cold snaps."""
-
-    mean_at_48n: float = 10.5  # T0 in μ_r = T0 − γ·(lat − 48)
-    mean_lat_slope: float = 0.7  # γ
-    amp_at_48n: float = 11.0  # A0 in amp_r = A0 + α·(lat − 48)
-    amp_lat_slope: float = 0.4  # α
-    warm_peak_doy: int = 200
-    ar_phi: float = 0.8  # φ
-    ar_sigma: float = 2.0  # σ of the AR(1) innovation
-    ar_common: float = 0.8  # ρ: weight of the innovation shared by all regions
-    snaps_per_winter: int = 2
-    snap_window: tuple[tuple[int, int], tuple[int, int]] = ((12, 1), (2, 20))  # start between 1 Dec and 20 Feb
-    snap_days: tuple[int, int] = (4, 9)  # duration, inclusive
-    snap_depth: tuple[float, float] = (6.0, 12.0)  # °C, uniform
-    dtr_mean: float = 7.5  # diurnal range DTR_t = dtr_mean + dtr_amp·cos(2π(doy − warm_peak)/365.25)
-    dtr_amp: float = 2.5
-    dtr_jitter: tuple[float, float] = (0.6, 1.4)  # t_min = t_mean − ½·DTR·u1, t_max = t_mean + ½·DTR·u2
-    hdd_base: float = 18.0  # Eurostat HDD = base − T_mean when T_mean ≤ threshold, else 0
-    hdd_threshold: float = 15.0
-
-
-@dataclass(frozen=True)
-class OutageParams:
-    """Outage hours H = round_½(24·logistic(a + b·D_t + c·HDD_t + ε_t)), ε AR(1)."""
-
-    a: float = -4.0
-    b: float = 0.3
-    c: float = 0.12
-    noise_phi: float = 0.5
-    noise_sigma: float = 0.4
-    gap_blocks: tuple[int, ...] = (7, 5, 3)  # contiguous missing runs, each in a different region
-    gap_singles: int = 25  # isolated missing region-days
-
-    @property
-    def n_missing(self) -> int:
-        """Region-day rows absent from the outage file."""
-        return sum(self.gap_blocks) + self.gap_singles
-
-
-STRIKE = StrikeParams()
-DAMAGE = DamageParams()
-WEATHER = WeatherParams()
-OUTAGE = OutageParams()
-N_MISSING_REGION_DAYS = OUTAGE.n_missing
-
-_STREAMS = ("strikes", "events", "weather", "snaps", "outage_noise", "gaps")
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -354,33 +175,6 @@ class DemoManifest:
 
 
 # --------------------------------------------------------------------------------------------------------------
-# Calendar helpers
-# --------------------------------------------------------------------------------------------------------------
-
-
-def _last_sunday(year: int, month: int) -> date:
-    last = date(year, month + 1, 1) - timedelta(days=1)
-    return last - timedelta(days=(last.weekday() - 6) % 7)
-
-
-def kyiv_day_hours(day: date) -> int:
-    """Hours in a Europe/Kyiv calendar day: 23 on the last Sunday of March, 25 on the last Sunday of October."""
-    if day == _last_sunday(day.year, 3):
-        return 23
-    if day == _last_sunday(day.year, 10):
-        return 25
-    return 24
-
-
-def _day_of_year(dates: list[date]) -> np.ndarray:
-    return np.array([d.timetuple().tm_yday for d in dates], dtype=np.float64)
-
-
-def _cosine(doy: np.ndarray, peak: int) -> np.ndarray:
-    return np.cos(2.0 * math.pi * (doy - peak) / 365.25)
-
-
-# --------------------------------------------------------------------------------------------------------------
 # Strikes
 # --------------------------------------------------------------------------------------------------------------
 
@@ -400,12 +194,12 @@ class _DailyDraws:
 
 def strike_season(doy: np.ndarray, p: StrikeParams = STRIKE) -> np.ndarray:
     """Winter escalation factor season_t = exp(A_s·cos(2π(doy − peak)/365.25))."""
-    return np.exp(p.season_amp * _cosine(doy, p.season_peak_doy))
+    return np.exp(p.season_amp * annual_cosine(doy, p.season_peak_doy))
 
 
 def _draw_daily(rng: np.random.Generator, dates: list[date], p: StrikeParams) -> _DailyDraws:
     n = len(dates)
-    doy = _day_of_year(dates)
+    doy = day_of_year(dates)
     years = np.arange(n) / 365.25
     season = strike_season(doy, p)
     weekly = np.array([p.weekly[d.weekday()] for d in dates])
@@ -634,17 +428,6 @@ def _snap_anomaly(dates: list[date], snaps: list[tuple[date, date, float]]) -> n
     return out
 
 
-def _ar1(rng: np.random.Generator, n: int, k: int, phi: float, sigma: float, common: float) -> np.ndarray:
-    """AR(1) paths (n, k) from a stationary start; innovations mix a shared and an own normal draw."""
-    z = common * rng.standard_normal((n, 1)) + math.sqrt(1.0 - common**2) * rng.standard_normal((n, k))
-    out = np.empty((n, k))
-    state = z[0] * sigma / math.sqrt(1.0 - phi**2)
-    for t in range(n):
-        state = state if t == 0 else phi * state + sigma * z[t]
-        out[t] = state
-    return out
-
-
 def _round2(x: np.ndarray) -> np.ndarray:
     return np.round(x, 2) + 0.0  # + 0.0 turns -0.0 into 0.0 so the CSV never shows "-0.00"
 
@@ -656,12 +439,12 @@ def simulate_weather(
     p = WEATHER
     rng = np.random.default_rng(seeds["weather"])
     lat = np.array([r.lat for r in REGIONS])
-    doy = _day_of_year(dates)[:, None]
-    seasonal = _cosine(doy, p.warm_peak_doy)
+    doy = day_of_year(dates)[:, None]
+    seasonal = annual_cosine(doy, p.warm_peak_doy)
     clim = (p.mean_at_48n - p.mean_lat_slope * (lat - 48.0)) + (
         p.amp_at_48n + p.amp_lat_slope * (lat - 48.0)
     ) * seasonal
-    noise = _ar1(rng, len(dates), len(REGIONS), p.ar_phi, p.ar_sigma, p.ar_common)
+    noise = ar1(rng, len(dates), len(REGIONS), p.ar_phi, p.ar_sigma, p.ar_common)
     snaps = _cold_snaps(np.random.default_rng(seeds["snaps"]), dates, p)
     t_mean = _round2(clim + noise + _snap_anomaly(dates, snaps)[:, None])
     half_range = 0.5 * (p.dtr_mean + p.dtr_amp * seasonal)
@@ -722,7 +505,7 @@ def _check_span(seed: int, start: date, end: date) -> list[date]:
 def generate_demo(seed: int = DEFAULT_SEED, start: date = DEFAULT_START, end: date = DEFAULT_END) -> DemoFrames:
     """Simulate the demo dataset for Kyiv dates ``start``..``end`` (inclusive); pure, no I/O, deterministic."""
     dates = _check_span(seed, start, end)
-    seeds = dict(zip(_STREAMS, np.random.SeedSequence(seed).spawn(len(_STREAMS)), strict=True))
+    seeds = spawn_streams(seed)
     events, strikes_daily = simulate_strikes(seeds, dates)
 
     units = strikes_daily["strike_units"].to_numpy()
@@ -730,7 +513,7 @@ def generate_demo(seed: int = DEFAULT_SEED, start: date = DEFAULT_START, end: da
     t_mean, t_min, t_max, snaps = simulate_weather(seeds, dates)
     hdd = heating_degree_days(t_mean)
     noise_rng = np.random.default_rng(seeds["outage_noise"])
-    noise = _ar1(noise_rng, len(dates), len(REGIONS), OUTAGE.noise_phi, OUTAGE.noise_sigma, 0.0)
+    noise = ar1(noise_rng, len(dates), len(REGIONS), OUTAGE.noise_phi, OUTAGE.noise_sigma, 0.0)
     hours = outage_hours(damage, hdd, noise)
     missing = _gap_mask(np.random.default_rng(seeds["gaps"]), len(dates), OUTAGE)
 
