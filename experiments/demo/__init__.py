@@ -6,13 +6,8 @@ process is documented in ``docs/demo-data.md``.
 
 from experiments.demo.calendar import kyiv_day_hours
 from experiments.demo.generate import (
-    CARRIERS,
     GENERATOR,
     GENERATOR_VERSION,
-    SHAHED_PLACES,
-    TARGETED_OBLASTS,
-    TOKEN_ALPHABET,
-    WEAPONS,
     DemoFrames,
     DemoManifest,
     FileEntry,
@@ -21,10 +16,7 @@ from experiments.demo.generate import (
     heating_degree_days,
     outage_hours,
     read_manifest,
-    simulate_strikes,
     simulate_weather,
-    strike_season,
-    weapons_frame,
     write_demo_data,
 )
 from experiments.demo.layout import (
@@ -56,6 +48,9 @@ from experiments.demo.params import (
     WeatherParams,
 )
 from experiments.demo.regions import REGION_NAMES, REGIONS, Region
+from experiments.demo.reports import CARRIERS, SHAHED_PLACES, TARGETED_OBLASTS, TOKEN_ALPHABET
+from experiments.demo.strikes import simulate_strikes, strike_season
+from experiments.demo.weapons import WEAPONS, weapons_frame
 
 __all__ = [
     "CARRIERS",

@@ -32,11 +32,9 @@ import polars as pl
 from experiments.demo.calendar import annual_cosine, day_of_year, kyiv_day_hours
 from experiments.demo.layout import (
     COMPLETE_MARKER,
-    EVENT_COLUMNS,
     MANIFEST_FILE,
     OUTAGES_FILE,
     STRIKES_FILE,
-    WEAPON_COLUMNS,
     WEAPONS_FILE,
     WEATHER_COLUMNS,
     WEATHER_FILE,
@@ -46,48 +44,20 @@ from experiments.demo.params import (
     DEFAULT_END,
     DEFAULT_SEED,
     DEFAULT_START,
-    INTERCEPT_P,
     MIN_SPAN_DAYS,
     OUTAGE,
-    STRIKE,
     WEATHER,
     DamageParams,
     OutageParams,
-    StrikeParams,
     WeatherParams,
 )
 from experiments.demo.regions import REGION_NAMES, REGIONS
 from experiments.demo.streams import ar1, spawn_streams
+from experiments.demo.strikes import simulate_strikes
+from experiments.demo.weapons import weapons_frame
 
 GENERATOR = "gridcast.experiments.demo"
 GENERATOR_VERSION = "1"
-
-
-# model -> (category, national_origin, type, launch_platform); categories from the real lookup's set.
-WEAPONS: dict[str, tuple[str, str, str, str]] = {
-    "Shahed-136/131": ("UAV", "iran", "loitering munition", ""),
-    "Unknown UAV": ("UAV", "", "", ""),
-    "Lancet": ("UAV", "russia", "loitering munition", ""),
-    "Orlan-10": ("UAV", "russia", "reconnaissance", ""),
-    "X-101/X-555": ("cruise missile", "russia", "air-launched", "Tu-95MS, Tu-160"),
-    "Kalibr": ("cruise missile", "russia", "sea-launched", "naval ships, submarines"),
-    "X-101/X-555 and Kalibr": ("cruise missile", "russia", "", ""),
-    "X-59/X-69": ("cruise missile", "russia", "air-launched", "Su-34, Su-35"),
-    "Iskander-M/KN-23": ("ballistic missile", "russia/north korea", "", ""),
-    "X-47 Kinzhal": ("ballistic missile", "russia", "air-launched", "MiG-31K"),
-    "C-300": ("surface-to-air missile", "russia", "anti-aircraft used against ground targets", ""),
-}
-
-
-SHAHED_PLACES = (
-    "Kursk oblast and Bryansk oblast",
-    "Primorsko-Akhtarsk and Kursk oblast",
-    "Primorsko-Akhtarsk and Chauda, Crimea",
-    "Kursk oblast and Oryol oblast and Millerovo",
-)
-CARRIERS = {"X-101/X-555": "Tu-95MS", "Kalibr": "Navi", "X-47 Kinzhal": "MiG-31K", "X-59/X-69": "Su-34"}
-TARGETED_OBLASTS = ("Kharkiv oblast", "Odesa oblast and Mykolaiv oblast", "Dnipropetrovsk oblast", "Sumy oblast")
-TOKEN_ALPHABET = np.array(list("0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"))
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -172,216 +142,6 @@ class DemoManifest:
             version=str(doc["version"]),
             out_dir=out_dir,
         )
-
-
-# --------------------------------------------------------------------------------------------------------------
-# Strikes
-# --------------------------------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class _DailyDraws:
-    """Per-day weapon counts by report; all drawn up front (vectorised) so branching never shifts the stream."""
-
-    season: np.ndarray
-    attack: np.ndarray
-    burst: np.ndarray
-    bundle: np.ndarray
-    night: dict[str, np.ndarray]  # model -> launched on the night report (0 if none)
-    south_report: np.ndarray
-    south: dict[str, np.ndarray]
-
-
-def strike_season(doy: np.ndarray, p: StrikeParams = STRIKE) -> np.ndarray:
-    """Winter escalation factor season_t = exp(A_s·cos(2π(doy − peak)/365.25))."""
-    return np.exp(p.season_amp * annual_cosine(doy, p.season_peak_doy))
-
-
-def _draw_daily(rng: np.random.Generator, dates: list[date], p: StrikeParams) -> _DailyDraws:
-    n = len(dates)
-    doy = day_of_year(dates)
-    years = np.arange(n) / 365.25
-    season = strike_season(doy, p)
-    weekly = np.array([p.weekly[d.weekday()] for d in dates])
-    tempo = season * weekly * np.exp(p.trend_per_year * years)
-
-    attack = rng.random(n) < np.minimum(0.97, p.attack_p * np.sqrt(season))
-    burst = attack & (rng.random(n) < np.minimum(1.0, p.burst_p * season))
-    bundle = rng.random(n) < p.bundle_p
-    gamma = rng.gamma(p.nb_shape, p.shahed_mean * tempo / p.nb_shape)
-    shahed = 1 + rng.poisson(gamma) + np.where(burst, rng.poisson(p.burst_uav, n), 0)
-
-    night: dict[str, np.ndarray] = {"Shahed-136/131": np.where(attack, shahed, 0)}
-    for model, mean in p.burst_missiles:
-        night[model] = np.where(burst, rng.poisson(mean, n), 0)
-    for model, mean in p.tactical:
-        night[model] = night.get(model, np.zeros(n, dtype=np.int64)) + np.where(attack, rng.poisson(mean * season), 0)
-    south_report = rng.random(n) < p.south_p
-    south = {model: np.where(south_report, rng.poisson(mean, n), 0) for model, mean in p.south}
-    return _DailyDraws(season, attack, burst, bundle, night, south_report, south)
-
-
-def _token(rng: np.random.Generator, length: int = 52) -> str:
-    return "".join(TOKEN_ALPHABET[rng.integers(0, len(TOKEN_ALPHABET), length)])
-
-
-def _fmt_count(value: int | None) -> str | None:
-    return None if value is None else f"{float(value):.1f}"
-
-
-def _is_uav(model: str) -> bool:
-    return WEAPONS[model][0] == "UAV"
-
-
-@dataclass
-class _Tally:
-    """Daily totals accumulated while the rows are written, so the truth equals what a reader recomputes."""
-
-    n: int
-    launched_uav: np.ndarray = field(init=False)
-    destroyed_uav: np.ndarray = field(init=False)
-    launched_missile: np.ndarray = field(init=False)
-    destroyed_missile: np.ndarray = field(init=False)
-
-    def __post_init__(self) -> None:
-        for name in ("launched_uav", "destroyed_uav", "launched_missile", "destroyed_missile"):
-            setattr(self, name, np.zeros(self.n, dtype=np.int64))
-
-    def add(self, i: int, model: str, launched: int, destroyed: int) -> None:
-        if _is_uav(model):
-            self.launched_uav[i] += launched
-            self.destroyed_uav[i] += destroyed
-        else:
-            self.launched_missile[i] += launched
-            self.destroyed_missile[i] += destroyed
-
-
-def _night_models(draws: _DailyDraws, i: int) -> list[tuple[str, int]]:
-    counts = {model: int(arr[i]) for model, arr in draws.night.items()}
-    if draws.burst[i] and draws.bundle[i]:
-        counts["X-101/X-555 and Kalibr"] = counts.pop("X-101/X-555") + counts.pop("Kalibr")
-    return [(model, c) for model, c in counts.items() if c > 0]
-
-
-def _night_rows(
-    rng: np.random.Generator, day: date, models: list[tuple[str, int]], hhmm: bool, tally: _Tally, i: int
-) -> list[dict[str, str | None]]:
-    start_min = 18 * 60 + 30 * int(rng.integers(0, 12))
-    end_min = 6 * 60 + 30 * int(rng.integers(0, 10))
-    if hhmm:
-        t0 = f"{day.isoformat()} {start_min // 60:02d}:{start_min % 60:02d}"
-        t1 = f"{(day + timedelta(days=1)).isoformat()} {end_min // 60:02d}:{end_min % 60:02d}"
-    else:
-        t0 = t1 = day.isoformat()
-    source = f"kpszsu/posts/pfbid0{_token(rng)}"
-    recent = day >= date(2024, 6, 1)
-    rows = []
-    for model, launched in models:
-        destroyed = int(rng.binomial(launched, INTERCEPT_P[model]))
-        tally.add(i, model, launched, destroyed)
-        shahed = model == "Shahed-136/131"
-        lost = (int(rng.binomial(launched - destroyed, 0.6)) if shahed else 0) if recent else None
-        place = SHAHED_PLACES[int(rng.integers(0, len(SHAHED_PLACES)))] if shahed and hhmm else None
-        target = TARGETED_OBLASTS[int(rng.integers(0, 4))] if model == "C-300" else "Ukraine"
-        rows.append(
-            {
-                "time_start": t0,
-                "time_end": t1,
-                "model": model,
-                "launch_place": place,
-                "target": target,
-                "launched": _fmt_count(launched),
-                "destroyed": _fmt_count(destroyed),
-                "not_reach_goal": _fmt_count(lost),
-                "still_attacking": _fmt_count(0) if recent else None,
-                "border_crossing": "{}",
-                "is_shahed": _fmt_count(round(0.6 * launched)) if shahed and day.year >= 2025 else None,
-                "num_hit_location": _fmt_count(int(rng.poisson(3))) if recent else None,
-                "carrier": CARRIERS.get(model),
-                "source": source,
-            }
-        )
-    return rows
-
-
-def _south_rows(
-    rng: np.random.Generator, day: date, models: list[tuple[str, int]], tally: _Tally, i: int
-) -> list[dict[str, str | None]]:
-    source = f"PvKPivden/posts/pfbid02{_token(rng)}"
-    rows = []
-    for model, launched in models:
-        destroyed = int(rng.binomial(launched, INTERCEPT_P[model]))
-        tally.add(i, model, launched, destroyed)
-        rows.append(
-            {
-                "time_start": day.isoformat(),
-                "time_end": day.isoformat(),
-                "model": model,
-                "target": "south",
-                "launched": _fmt_count(launched),
-                "destroyed": _fmt_count(destroyed),
-                "border_crossing": "{}",
-                "source": source,
-            }
-        )
-    return rows
-
-
-def _event_frame(rows: list[dict[str, str | None]]) -> pl.DataFrame:
-    columns = {c: [row.get(c) for row in rows] for c in EVENT_COLUMNS}
-    return pl.DataFrame(columns, schema={c: pl.String for c in EVENT_COLUMNS})
-
-
-def simulate_strikes(seeds: dict[str, np.random.SeedSequence], dates: list[date]) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """The event log (newest first) and the per-day truth (``strikes_daily`` of :class:`DemoFrames`)."""
-    p = STRIKE
-    draws = _draw_daily(np.random.default_rng(seeds["strikes"]), dates, p)
-    rng = np.random.default_rng(seeds["events"])
-    n = len(dates)
-    tally = _Tally(n)
-    rows: list[dict[str, str | None]] = []
-    for i in range(n - 1, -1, -1):  # newest first, like the real file
-        day = dates[i]
-        frac = i / max(n - 1, 1)
-        hhmm = bool(rng.random() < p.hhmm_p_first + (p.hhmm_p_last - p.hhmm_p_first) * frac)
-        night = _night_models(draws, i)
-        if night:
-            rows.extend(_night_rows(rng, day, night, hhmm, tally, i))
-        south = [(m, int(draws.south[m][i])) for m, _ in p.south if draws.south[m][i] > 0]
-        if south:
-            rows.extend(_south_rows(rng, day, south, tally, i))
-    units = (tally.launched_uav + p.missile_weight * tally.launched_missile) / p.unit_scale
-    daily = pl.DataFrame(
-        {
-            "date": dates,
-            "launched_uav": tally.launched_uav,
-            "destroyed_uav": tally.destroyed_uav,
-            "launched_missile": tally.launched_missile,
-            "destroyed_missile": tally.destroyed_missile,
-            "strike_units": units,
-            "burst": draws.burst,
-        },
-        schema={
-            "date": pl.Date,
-            "launched_uav": pl.Int64,
-            "destroyed_uav": pl.Int64,
-            "launched_missile": pl.Int64,
-            "destroyed_missile": pl.Int64,
-            "strike_units": pl.Float64,
-            "burst": pl.Boolean,
-        },
-    )
-    return _event_frame(rows), daily
-
-
-def weapons_frame() -> pl.DataFrame:
-    """The weapon lookup rows for every model the generator uses (12 String columns, real names and order)."""
-    rows = [
-        {"model": m, "category": c, "national_origin": o or None, "type": t or None, "launch_platform": lp or None}
-        for m, (c, o, t, lp) in sorted(WEAPONS.items(), key=lambda kv: (kv[1][0] != "UAV", kv[1][0], kv[0]))
-    ]
-    columns = {c: [row.get(c) for row in rows] for c in WEAPON_COLUMNS}
-    return pl.DataFrame(columns, schema={c: pl.String for c in WEAPON_COLUMNS})
 
 
 # --------------------------------------------------------------------------------------------------------------
