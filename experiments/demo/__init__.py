@@ -11,12 +11,8 @@ from experiments.demo.generate import (
     DemoFrames,
     DemoManifest,
     FileEntry,
-    damage_stock,
     generate_demo,
-    heating_degree_days,
-    outage_hours,
     read_manifest,
-    simulate_weather,
     write_demo_data,
 )
 from experiments.demo.layout import (
@@ -31,6 +27,7 @@ from experiments.demo.layout import (
     WEATHER_COLUMNS,
     WEATHER_FILE,
 )
+from experiments.demo.outages import damage_stock, outage_hours
 from experiments.demo.params import (
     DAMAGE,
     DEFAULT_END,
@@ -51,6 +48,7 @@ from experiments.demo.regions import REGION_NAMES, REGIONS, Region
 from experiments.demo.reports import CARRIERS, SHAHED_PLACES, TARGETED_OBLASTS, TOKEN_ALPHABET
 from experiments.demo.strikes import simulate_strikes, strike_season
 from experiments.demo.weapons import WEAPONS, weapons_frame
+from experiments.demo.weather import heating_degree_days, simulate_weather
 
 __all__ = [
     "CARRIERS",

@@ -29,7 +29,7 @@ from typing import Any
 import numpy as np
 import polars as pl
 
-from experiments.demo.calendar import annual_cosine, day_of_year, kyiv_day_hours
+from experiments.demo.calendar import kyiv_day_hours
 from experiments.demo.layout import (
     COMPLETE_MARKER,
     MANIFEST_FILE,
@@ -39,22 +39,18 @@ from experiments.demo.layout import (
     WEATHER_COLUMNS,
     WEATHER_FILE,
 )
+from experiments.demo.outages import damage_stock, gap_mask, outage_hours, outage_noise
 from experiments.demo.params import (
-    DAMAGE,
     DEFAULT_END,
     DEFAULT_SEED,
     DEFAULT_START,
     MIN_SPAN_DAYS,
-    OUTAGE,
-    WEATHER,
-    DamageParams,
-    OutageParams,
-    WeatherParams,
 )
 from experiments.demo.regions import REGION_NAMES, REGIONS
-from experiments.demo.streams import ar1, spawn_streams
+from experiments.demo.streams import spawn_streams
 from experiments.demo.strikes import simulate_strikes
 from experiments.demo.weapons import weapons_frame
+from experiments.demo.weather import heating_degree_days, simulate_weather
 
 GENERATOR = "gridcast.experiments.demo"
 GENERATOR_VERSION = "1"
@@ -145,99 +141,6 @@ class DemoManifest:
 
 
 # --------------------------------------------------------------------------------------------------------------
-# Damage, weather, outages
-# --------------------------------------------------------------------------------------------------------------
-
-
-def damage_stock(units: np.ndarray, exposure: np.ndarray, p: DamageParams = DAMAGE) -> np.ndarray:
-    """D[t, r] = max(0, D[t−1, r] + w_r·s_t − min(cap, r·D[t−1, r])) with D[−1] = 0; shape (days, regions)."""
-    out = np.empty((len(units), len(exposure)))
-    stock = np.zeros(len(exposure))
-    for t, s in enumerate(units):
-        stock = np.maximum(0.0, stock + exposure * s - np.minimum(p.repair_cap, p.repair_rate * stock))
-        out[t] = stock
-    return out
-
-
-def _cold_snaps(rng: np.random.Generator, dates: list[date], p: WeatherParams) -> list[tuple[date, date, float]]:
-    (m0, d0), (m1, d1) = p.snap_window
-    snaps = []
-    for year in range(dates[0].year - 1, dates[-1].year + 1):
-        first, last = date(year, m0, d0), date(year + 1, m1, d1)
-        width = (last - first).days + 1
-        for _ in range(p.snaps_per_winter):
-            begin = first + timedelta(days=int(rng.integers(0, width)))
-            length = int(rng.integers(p.snap_days[0], p.snap_days[1] + 1))
-            depth = round(float(rng.uniform(*p.snap_depth)), 1)
-            end = begin + timedelta(days=length - 1)
-            if end >= dates[0] and begin <= dates[-1]:
-                snaps.append((begin, end, depth))
-    return sorted(snaps)
-
-
-def _snap_anomaly(dates: list[date], snaps: list[tuple[date, date, float]]) -> np.ndarray:
-    """Shared cold anomaly (°C, ≤ 0): full depth inside a snap, half depth on its first and last day."""
-    index = {d: i for i, d in enumerate(dates)}
-    out = np.zeros(len(dates))
-    for begin, end, depth in snaps:
-        length = (end - begin).days + 1
-        for k in range(length):
-            i = index.get(begin + timedelta(days=k))
-            if i is not None:
-                out[i] -= depth * (0.5 if k in (0, length - 1) else 1.0)
-    return out
-
-
-def _round2(x: np.ndarray) -> np.ndarray:
-    return np.round(x, 2) + 0.0  # + 0.0 turns -0.0 into 0.0 so the CSV never shows "-0.00"
-
-
-def simulate_weather(
-    seeds: dict[str, np.random.SeedSequence], dates: list[date]
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[tuple[date, date, float]]]:
-    """t_mean, t_min, t_max (days × regions, °C, rounded to 0.01) and the cold snaps."""
-    p = WEATHER
-    rng = np.random.default_rng(seeds["weather"])
-    lat = np.array([r.lat for r in REGIONS])
-    doy = day_of_year(dates)[:, None]
-    seasonal = annual_cosine(doy, p.warm_peak_doy)
-    clim = (p.mean_at_48n - p.mean_lat_slope * (lat - 48.0)) + (
-        p.amp_at_48n + p.amp_lat_slope * (lat - 48.0)
-    ) * seasonal
-    noise = ar1(rng, len(dates), len(REGIONS), p.ar_phi, p.ar_sigma, p.ar_common)
-    snaps = _cold_snaps(np.random.default_rng(seeds["snaps"]), dates, p)
-    t_mean = _round2(clim + noise + _snap_anomaly(dates, snaps)[:, None])
-    half_range = 0.5 * (p.dtr_mean + p.dtr_amp * seasonal)
-    t_min = _round2(t_mean - half_range * rng.uniform(*p.dtr_jitter, t_mean.shape))
-    t_max = _round2(t_mean + half_range * rng.uniform(*p.dtr_jitter, t_mean.shape))
-    return t_mean, t_min, t_max, snaps
-
-
-def heating_degree_days(t_mean: np.ndarray, p: WeatherParams = WEATHER) -> np.ndarray:
-    """Eurostat HDD: base − T_mean when T_mean ≤ threshold, else 0 (°C·day)."""
-    return np.where(t_mean <= p.hdd_threshold, p.hdd_base - t_mean, 0.0)
-
-
-def outage_hours(damage: np.ndarray, hdd: np.ndarray, noise: np.ndarray, p: OutageParams = OUTAGE) -> np.ndarray:
-    """H = round to 0.5 h of 24·logistic(a + b·D + c·HDD + ε); always inside [0, 24]."""
-    eta = p.a + p.b * damage + p.c * hdd + noise
-    hours = 24.0 / (1.0 + np.exp(-eta))
-    return np.clip(np.round(hours * 2.0) / 2.0, 0.0, 24.0) + 0.0
-
-
-def _gap_mask(rng: np.random.Generator, n_days: int, p: OutageParams) -> np.ndarray:
-    """Boolean (days × regions), True where the outage row is absent: blocks in distinct regions + singles."""
-    missing = np.zeros((n_days, len(REGIONS)), dtype=bool)
-    regions = rng.choice(len(REGIONS), size=len(p.gap_blocks), replace=False)
-    for r, length in zip(regions, p.gap_blocks, strict=True):
-        begin = int(rng.integers(0, n_days - length + 1))
-        missing[begin : begin + length, r] = True
-    free = np.flatnonzero(~missing.ravel())
-    missing.ravel()[rng.choice(free, size=p.gap_singles, replace=False)] = True
-    return missing
-
-
-# --------------------------------------------------------------------------------------------------------------
 # Assembly
 # --------------------------------------------------------------------------------------------------------------
 
@@ -272,10 +175,8 @@ def generate_demo(seed: int = DEFAULT_SEED, start: date = DEFAULT_START, end: da
     damage = damage_stock(units, np.array([r.exposure for r in REGIONS]))
     t_mean, t_min, t_max, snaps = simulate_weather(seeds, dates)
     hdd = heating_degree_days(t_mean)
-    noise_rng = np.random.default_rng(seeds["outage_noise"])
-    noise = ar1(noise_rng, len(dates), len(REGIONS), OUTAGE.noise_phi, OUTAGE.noise_sigma, 0.0)
-    hours = outage_hours(damage, hdd, noise)
-    missing = _gap_mask(np.random.default_rng(seeds["gaps"]), len(dates), OUTAGE)
+    hours = outage_hours(damage, hdd, outage_noise(seeds["outage_noise"], len(dates)))
+    missing = gap_mask(seeds["gaps"], len(dates))
 
     n_hours = np.array([kyiv_day_hours(d) for d in dates])[:, None].repeat(len(REGIONS), axis=1)
     weather = _long(dates, {"n_hours": n_hours, "t_mean": t_mean, "t_min": t_min, "t_max": t_max})
