@@ -1,4 +1,4 @@
-"""Tests of the synthetic demo dataset (features/demo.py, docs/demo-data.md)."""
+"""Tests of the synthetic demo dataset (experiments/demo/, docs/demo-data.md)."""
 
 from __future__ import annotations
 
@@ -316,6 +316,17 @@ def test_stale_partial_temp_dir_is_swept(tmp_path: Path) -> None:
     assert sorted(p.name for p in tmp_path.iterdir()) == ["demo"]
 
 
+def test_sweep_spares_live_writers_and_other_names(tmp_path: Path) -> None:
+    dead_old = tmp_path / ".demo.old-999999999-0"  # a swapped-out dataset whose writer died before deleting it
+    live = tmp_path / f".demo.partial-{os.getppid()}-0"  # a concurrent writer that is still running
+    other = tmp_path / ".demo2.partial-999999999-0"  # another folder's leftovers: swept by a write to that folder
+    for folder in (dead_old, live, other):
+        folder.mkdir()
+    write_demo_data(tmp_path / "demo", **SHORT)
+    assert not dead_old.exists()
+    assert live.is_dir() and other.is_dir()
+
+
 def test_partial_or_corrupt_dataset_is_replaced(tmp_path: Path) -> None:
     root = tmp_path / "demo"
     (root / "strikes").mkdir(parents=True)
@@ -333,6 +344,7 @@ def test_other_seed_replaces_dataset(tmp_path: Path) -> None:
     write_demo_data(root, **SHORT)
     other = write_demo_data(root, **{**SHORT, "seed": 99})
     assert read_manifest(root) == other and other.seed == 99
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["demo"]  # the swapped-out dataset is gone too
 
 
 def test_foreign_folder_is_refused(tmp_path: Path) -> None:

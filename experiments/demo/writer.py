@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import re
 import shutil
 from dataclasses import replace
 from datetime import date
@@ -17,6 +16,7 @@ from pathlib import Path
 
 import polars as pl
 
+from experiments.atomic import publish_folder, sibling_pid, temp_sibling
 from experiments.demo.generate import DemoFrames, generate_demo
 from experiments.demo.layout import (
     COMPLETE_MARKER,
@@ -53,6 +53,10 @@ def _write_all(frames: DemoFrames, root: Path, seed: int, start: date, end: date
     return manifest
 
 
+# Hidden sibling kinds of ``out_dir``: the folder being written, and the previous dataset while it is swapped out.
+_TEMP_KINDS = ("partial", "old")
+
+
 def _pid_alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
@@ -64,11 +68,14 @@ def _pid_alive(pid: int) -> bool:
 
 
 def _sweep_stale_temps(root: Path) -> None:
-    """Remove ``.<name>.partial-<pid>-*`` / ``.<name>.old-<pid>-*`` siblings left by processes that are gone."""
-    pattern = re.compile(rf"^\.{re.escape(root.name)}\.(?:partial|old)-(\d+)-")
-    for sibling in root.parent.glob(f".{root.name}.*"):
-        match = pattern.match(sibling.name)
-        if match and sibling.is_dir() and not _pid_alive(int(match.group(1))):
+    """Remove ``.<name>.partial-<pid>-<n>`` / ``.<name>.old-<pid>-<n>`` folders left by processes that are gone.
+
+    Siblings of other names, and those of a live process (a concurrent writer), are left alone.
+    """
+    prefixes = tuple(f".{root.name}.{kind}-" for kind in _TEMP_KINDS)
+    for sibling in root.parent.iterdir():
+        pid = sibling_pid(sibling) if sibling.name.startswith(prefixes) else None
+        if pid is not None and sibling.is_dir() and not _pid_alive(pid):
             shutil.rmtree(sibling, ignore_errors=True)
 
 
@@ -91,8 +98,9 @@ def write_demo_data(
 ) -> DemoManifest:
     """Write the demo dataset into ``out_dir`` atomically and return its manifest.
 
-    The files are written into a hidden sibling ``.<name>.partial-<pid>-<n>`` and renamed into place, so an
-    interrupted run never leaves a half-written ``out_dir`` (stale partial folders of dead processes are swept).
+    The files are written into a hidden sibling ``.<name>.partial-<pid>-<n>`` and swapped into place by the
+    shared helper :func:`experiments.atomic.publish_folder`, so an interrupted run never leaves a half-written
+    ``out_dir`` (stale partial folders of dead processes are swept).
     If ``out_dir`` already holds an intact dataset of this generator version with the same seed and span, its
     manifest is returned and nothing is rewritten. An existing ``out_dir`` holding anything other than demo
     files is refused with ``FileExistsError`` rather than replaced.
@@ -106,34 +114,11 @@ def write_demo_data(
     frames = generate_demo(seed, start, end)
     root.parent.mkdir(parents=True, exist_ok=True)
     _sweep_stale_temps(root)
-    tmp = _unique_sibling(root, "partial")
+    tmp = temp_sibling(root, "partial")
     try:
         manifest = _write_all(frames, tmp, seed, start, end)
-        _swap_into_place(tmp, root)
+        publish_folder(tmp, root)
     finally:
         if tmp.exists():
             shutil.rmtree(tmp, ignore_errors=True)
     return replace(manifest, out_dir=root)
-
-
-def _unique_sibling(root: Path, kind: str) -> Path:
-    for n in range(1000):
-        candidate = root.parent / f".{root.name}.{kind}-{os.getpid()}-{n}"
-        try:
-            candidate.mkdir()
-        except FileExistsError:
-            continue
-        return candidate
-    raise FileExistsError(f"{root.parent}: could not create a temporary folder for {root.name}")
-
-
-def _swap_into_place(tmp: Path, root: Path) -> None:
-    """Rename ``tmp`` to ``root``; an old dataset at ``root`` is moved aside first and deleted after."""
-    if root.exists() and any(root.iterdir()):
-        old = _unique_sibling(root, "old")
-        old.rmdir()
-        os.replace(root, old)
-        os.replace(tmp, root)
-        shutil.rmtree(old, ignore_errors=True)
-    else:
-        os.replace(tmp, root)
