@@ -7,7 +7,7 @@ from datetime import timedelta
 
 import polars as pl
 
-from features.contract import DAILY, DS, FREQ_STEPS, ID, Y, freq_step
+from features.contract import DAILY, DS, FREQ_STEPS, ID, Y
 from features.errors import DataError
 
 _SOURCE = "forecast input"
@@ -23,7 +23,7 @@ def check_frame(df: pl.DataFrame, freq: str, exog: Sequence[str] = (), *, source
     if freq not in FREQ_STEPS:
         raise ValueError(f"freq: expected one of {', '.join(FREQ_STEPS)}, got {freq!r}")
     _check_columns(df, freq, exog, source)
-    step = freq_step(freq)
+    step = FREQ_STEPS[freq]
     blocks = df.select(pl.col(ID).rle_id().max() + 1).item()
     if blocks != df[ID].n_unique():
         raise DataError(source, "rows of a series are not contiguous", column=ID, expected="sorted by (unique_id, ds)")

@@ -20,8 +20,6 @@ from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError,
 from experiments.inputs.sources import SOURCE_CLASS_TAGS, SourceSpec
 from features.contract import DAILY, HOURLY, Bounds
 
-TRANSFORMS = ("none", "log1p", "logit")
-
 
 class SpecError(ValueError):
     """A spec that cannot be used: names the file and the key."""
@@ -200,6 +198,7 @@ def _check_plugins(spec: ExperimentSpec, path: str | Path) -> None:
     """Validate the parts whose schema lives in the lower layers (indicators, models)."""
     from features.indicators import IndicatorSpecError, validate_indicator_specs
     from forecast.models.registry import ModelSpecError, make_model, model_class
+    from forecast.output.bounds import TRANSFORMS
 
     try:
         validate_indicator_specs(spec.features)

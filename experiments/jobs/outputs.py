@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from importlib.metadata import version
 from pathlib import Path
 
@@ -12,6 +13,35 @@ from experiments.inputs.dataset import Dataset
 from experiments.inputs.spec import ExperimentSpec, spec_hash
 from features.contract import FALLBACK, ID, MODEL
 from forecast.exog import DEFAULT_SCENARIO
+
+
+@dataclass
+class JobFrames:
+    """The frames a job computed (None where its kind does not produce them)."""
+
+    backtest: pl.DataFrame | None = None
+    forecast: pl.DataFrame | None = None
+    per_series: pl.DataFrame | None = None
+    per_step: pl.DataFrame | None = None
+    overall: pl.DataFrame | None = None
+
+    @property
+    def rows(self) -> pl.DataFrame:
+        """The rows that decide failure and plots: the forecast, else the backtest."""
+        frame = self.forecast if self.forecast is not None else self.backtest
+        assert frame is not None
+        return frame
+
+    def files(self) -> dict[str, pl.DataFrame | None]:
+        """Output file name → frame."""
+        return {
+            "forecast.parquet": self.forecast,
+            "backtest.parquet": self.backtest,
+            "metrics_per_series.parquet": self.per_series,
+            "metrics_per_step.parquet": self.per_step,
+            "metrics_overall.parquet": self.overall,
+        }
+
 
 LEADERBOARD_METRICS = ("mase", "smape", "owa", "mae", "rmse", "bias", "crps", "coverage-80", "coverage-95")
 

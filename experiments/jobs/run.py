@@ -22,7 +22,7 @@ from experiments.atomic import publish_folder, temp_sibling
 from experiments.inputs.dataset import Dataset, load_dataset
 from experiments.inputs.settings import build_models, forecast_settings
 from experiments.inputs.spec import ExperimentSpec, load_spec
-from experiments.jobs.outputs import failures, leaderboard, stable, write_outputs
+from experiments.jobs.outputs import JobFrames, failures, leaderboard, stable, write_outputs
 from experiments.text import table
 from features.contract import SCENARIO
 from forecast.backtest import backtest
@@ -66,33 +66,20 @@ class JobResult:
         return "\n".join(lines)
 
 
-@dataclass
-class _Frames:
-    """The frames a job computed (None where its kind does not produce them)."""
-
-    backtest: pl.DataFrame | None = None
-    forecast: pl.DataFrame | None = None
-    per_series: pl.DataFrame | None = None
-    per_step: pl.DataFrame | None = None
-    overall: pl.DataFrame | None = None
-
-
 def run_job(config: str | Path, *, kind: Kind, out_root: str | Path = "out", track: bool = True) -> JobResult:
     """Run a backtest or forecast job from a spec file; see the module docstring for the order of work."""
     spec = load_spec(config)
     data = load_dataset(spec)  # every DataError surfaces here, before anything is written
     settings = forecast_settings(spec)
     frames = _compute(spec, data, settings, kind)
-    produced = frames.forecast if frames.forecast is not None else frames.backtest
-    assert produced is not None
-    failed, all_failed = failures(produced, list(spec.models))
-    board = leaderboard(frames.overall, produced)
+    failed, all_failed = failures(frames.rows, list(spec.models))
+    board = leaderboard(frames.overall, frames.rows)
     as_of = str(data.as_of)
     final = Path(out_root) / spec.name / as_of
     result = JobResult(kind, spec.name, as_of, final, board, data.gaps.summary(), failed, all_failed)
     tmp = temp_sibling(final, "tmp")
     try:
-        write_outputs(tmp, spec, data, _files(frames), board)
+        write_outputs(tmp, spec, data, frames.files(), board)
         if track:
             _track(result, tmp, spec, data, settings, frames)
         publish_folder(tmp, final)
@@ -101,10 +88,10 @@ def run_job(config: str | Path, *, kind: Kind, out_root: str | Path = "out", tra
     return result
 
 
-def _compute(spec: ExperimentSpec, data: Dataset, settings: ForecastSettings, kind: Kind) -> _Frames:
+def _compute(spec: ExperimentSpec, data: Dataset, settings: ForecastSettings, kind: Kind) -> JobFrames:
     """The backtest (with its metrics) when the spec has a plan, and the forecast for a forecast job."""
     models = build_models(spec)
-    out = _Frames()
+    out = JobFrames()
     if settings.backtest is not None:
         assert spec.backtest is not None
         provider = make_provider(dict(spec.exog_providers), oracle_exog=spec.backtest.oracle_exog, full=data.frame)
@@ -138,23 +125,12 @@ def _compute(spec: ExperimentSpec, data: Dataset, settings: ForecastSettings, ki
     return out
 
 
-def _files(frames: _Frames) -> dict[str, pl.DataFrame | None]:
-    return {
-        "forecast.parquet": frames.forecast,
-        "backtest.parquet": frames.backtest,
-        "metrics_per_series.parquet": frames.per_series,
-        "metrics_per_step.parquet": frames.per_step,
-        "metrics_overall.parquet": frames.overall,
-    }
-
-
 def _track(
-    result: JobResult, folder: Path, spec: ExperimentSpec, data: Dataset, settings: ForecastSettings, f: _Frames
+    result: JobResult, folder: Path, spec: ExperimentSpec, data: Dataset, settings: ForecastSettings, f: JobFrames
 ) -> None:
     """Log the job to MLflow (imported only when tracking) and copy the outcome into ``result``."""
-    from experiments.tracking.job_log import JobOutputs, JobRef, track_job
+    from experiments.tracking.job_log import JobRef, track_job
 
-    outputs = JobOutputs(folder, f.backtest, f.forecast, f.per_series, f.per_step, f.overall)
-    outcome = track_job(JobRef(result.kind, result.as_of, settings), spec, data, outputs)
+    outcome = track_job(JobRef(result.kind, result.as_of, settings, folder), spec, data, f)
     result.run_id, result.tracking_uri, result.tracking_error = outcome.run_id, outcome.uri, outcome.error
     result.n_requests, result.tracking_s = outcome.n_requests, outcome.seconds

@@ -33,6 +33,7 @@ import polars as pl
 
 from experiments.inputs.dataset import Dataset
 from experiments.inputs.spec import ExperimentSpec, ModelEntry, spec_hash
+from experiments.jobs.outputs import JobFrames
 from experiments.tracking import tags as TAG
 from experiments.tracking.client import Run, Tracker, TrackingError, flatten, git_commit, resolve_uri
 from features.contract import DS, FALLBACK, ID, MODEL, Y
@@ -46,25 +47,6 @@ COUNT_COLUMNS = {"n", "n_missing_y", "n_missing_forecast", "step"}
 HORIZON_PLOTS = ("mase", "mae")
 PARENT_FILES = ("spec.json", "manifest.json", "leaderboard.csv")
 PER_SERIES_TABLE = "metrics_per_series.json"
-
-
-@dataclass
-class JobOutputs:
-    """The frames a job produced (None where the job kind does not produce them)."""
-
-    folder: Path
-    backtest: pl.DataFrame | None
-    forecast: pl.DataFrame | None
-    per_series: pl.DataFrame | None
-    per_step: pl.DataFrame | None
-    overall: pl.DataFrame | None
-
-    @property
-    def rows(self) -> pl.DataFrame:
-        """The rows that decide failure and plots: the forecast, else the backtest."""
-        frame = self.forecast if self.forecast is not None else self.backtest
-        assert frame is not None
-        return frame
 
 
 @dataclass
@@ -87,11 +69,13 @@ def metric_columns(frame: pl.DataFrame) -> list[str]:
 
 @dataclass(frozen=True)
 class JobRef:
-    """Which job is being logged: its kind (backtest or forecast), as-of date and settings."""
+    """Which job is being logged: its kind (backtest or forecast), as-of date, settings and the folder its outputs
+    were written to."""
 
     kind: str
     as_of: str
     settings: ForecastSettings
+    folder: Path
 
 
 @dataclass
@@ -105,7 +89,7 @@ class TrackingOutcome:
     seconds: float = 0.0
 
 
-def track_job(job: JobRef, spec: ExperimentSpec, data: Dataset, out: JobOutputs) -> TrackingOutcome:
+def track_job(job: JobRef, spec: ExperimentSpec, data: Dataset, out: JobFrames) -> TrackingOutcome:
     """Log the job; a tracking failure is returned in :attr:`TrackingOutcome.error` (outputs are already written)."""
     outcome = TrackingOutcome(resolve_uri(spec.tracking.uri))
     started = time.perf_counter()
@@ -158,7 +142,7 @@ def job_params(spec: ExperimentSpec, data: Dataset) -> dict[str, str]:
 
 
 def _log_job(
-    tracker: Tracker, outcome: TrackingOutcome, job: JobRef, spec: ExperimentSpec, data: Dataset, out: JobOutputs
+    tracker: Tracker, outcome: TrackingOutcome, job: JobRef, spec: ExperimentSpec, data: Dataset, out: JobFrames
 ) -> None:
     """Stage every run's artifacts, start drawing the charts beside us, log runs, models and numbers, then wait for
     the charts and upload each run's folder in one call."""
@@ -171,7 +155,7 @@ def _log_job(
     charts: list[Chart] = []
     with tempfile.TemporaryDirectory(prefix="gridcast-tracking-") as scratch:
         root = Path(scratch)
-        parent_folder = stage_parent(root / "parent", out, charts)
+        parent_folder = stage_parent(root / "parent", job, out, charts)
         staged = [
             stage_model(root / f"model-{i}", job, spec, data, out, name, tags, params, charts)
             for i, name in enumerate(spec.models)
@@ -193,14 +177,14 @@ def _log_job(
                 tracker.artifacts(run.id, run_staged.folder)
 
 
-def stage_parent(folder: Path, out: JobOutputs, charts: list[Chart]) -> Path:
+def stage_parent(folder: Path, job: JobRef, out: JobFrames, charts: list[Chart]) -> Path:
     """The parent run's artifacts: the resolved spec, manifest and leaderboard (copied), and the error-by-horizon
     plots (added to ``charts``, to be drawn)."""
     from experiments.tracking.plots import HorizonChart
 
     folder.mkdir(parents=True)
     for name in PARENT_FILES:
-        shutil.copyfile(out.folder / name, folder / name)
+        shutil.copyfile(job.folder / name, folder / name)
     if out.per_step is not None:
         (folder / "plots").mkdir()
         for metric in HORIZON_PLOTS:
@@ -213,7 +197,7 @@ def stage_model(
     job: JobRef,
     spec: ExperimentSpec,
     data: Dataset,
-    out: JobOutputs,
+    out: JobFrames,
     name: str,
     tags: dict[str, str],
     params: dict[str, str],
@@ -295,7 +279,7 @@ def write_table(frame: pl.DataFrame, path: Path) -> Path:
     return path
 
 
-def _metrics(out: JobOutputs, name: str) -> list[tuple[str, float, int]]:
+def _metrics(out: JobFrames, name: str) -> list[tuple[str, float, int]]:
     """(key, value, step): overall metrics at step 0, per-horizon metrics as ``<metric>_by_h`` at step h."""
     metrics: list[tuple[str, float, int]] = []
     if out.overall is not None:
@@ -326,7 +310,7 @@ def _log_lineage(tracker: Tracker, run_id: str, spec: ExperimentSpec, data: Data
     )
 
 
-def _fan_charts(spec: ExperimentSpec, data: Dataset, out: JobOutputs, name: str, folder: Path) -> list[Chart]:
+def _fan_charts(spec: ExperimentSpec, data: Dataset, out: JobFrames, name: str, folder: Path) -> list[Chart]:
     """Fan charts of the first ``tracking.max_fan_charts`` series (a backtest's are of its last window)."""
     from experiments.tracking.plots import FanChart
 

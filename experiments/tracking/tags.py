@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-PREFIX = "gridcast."
 KIND = "gridcast.kind"  # backtest or forecast
 SPEC = "gridcast.spec"  # the spec's name
 SPEC_HASH = "gridcast.spec_hash"

@@ -7,16 +7,15 @@
 - :mod:`~features.indicators.compute`: :func:`add_indicators` (frame in, frame with indicator columns out).
 """
 
-from features.indicators.compute import (
+from features.indicators.compute import add_indicators, compute_indicator
+from features.indicators.definition import (
     INDICATORS,
     Derived,
     IndicatorDef,
     IndicatorSpec,
     IndicatorSpecError,
     Param,
-    add_indicators,
     column_params,
-    compute_indicator,
     input_columns,
     register_indicator,
     validate_indicator_specs,

@@ -1,8 +1,8 @@
-"""Indicator catalogue: named, parameter-validated definitions computed per series with the numba kernels.
+"""Computing indicators: :func:`add_indicators` (frame in, frame with one Float64 column per spec out) and its
+array-level twin :func:`compute_indicator`.
 
-The one-line library call is :func:`add_indicators` (frame in, frame with one Float64 column per spec out). The
-spec machinery (``IndicatorSpec``, validation, :func:`column_params`) is in :mod:`features.indicators.definition` and
-the catalogue entries in :mod:`features.indicators.catalogue`; both are re-exported here.
+The spec machinery (``IndicatorSpec``, validation, :func:`column_params`) is in :mod:`features.indicators.definition`
+and the catalogue entries in :mod:`features.indicators.catalogue`; the package re-exports all of it.
 
 Every indicator is causal: its value at t uses inputs at periods ≤ t of the same series only. Missing inputs
 (null or NaN) follow the NaN rule of each indicator; NaN results are returned as nulls.
@@ -21,32 +21,12 @@ from features.contract import DS, ID
 from features.errors import DataError
 from features.indicators.definition import (
     INDICATORS,
-    Derived,
-    IndicatorDef,
     IndicatorSpec,
-    IndicatorSpecError,
-    Param,
-    column_params,
-    input_columns,
-    register_indicator,
     validate_indicator_specs,
 )
 from features.indicators.grouped import GroupedArray, column_values, group_indptr, to_series
 
-__all__ = [
-    "INDICATORS",
-    "Derived",
-    "IndicatorDef",
-    "IndicatorSpec",
-    "IndicatorSpecError",
-    "Param",
-    "add_indicators",
-    "column_params",
-    "compute_indicator",
-    "input_columns",
-    "register_indicator",
-    "validate_indicator_specs",
-]
+__all__ = ["add_indicators", "compute_indicator"]
 
 _SOURCE = "add_indicators"
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from pathlib import Path
 
 import polars as pl
@@ -48,11 +48,6 @@ class GapReport:
         )
 
 
-def check_frequency(freq: str) -> timedelta:
-    """The step of a supported frequency string (:func:`features.contract.freq_step`)."""
-    return freq_step(freq)
-
-
 def _check_bounds(frame: pl.DataFrame, source: str | Path, col: str, b: Bounds) -> None:
     """Refuse values of ``col`` outside ``b``, naming the rows."""
     if b.lower is None and b.upper is None:
@@ -83,7 +78,7 @@ def validate_long(
     (unique_id, ds), rows after ``as_of``, steps that are not whole multiples of ``freq`` (mixed frequencies),
     non-numeric value columns and values outside ``bounds``.
     """
-    step = check_frequency(freq)
+    step = freq_step(freq)
     values = list(values)
     require_columns(frame, [ID, DS, *values], source)
     if ROW not in frame.columns:
@@ -141,7 +136,7 @@ def regularize(frame: pl.DataFrame, freq: str, *, end: date | datetime | None = 
 
     Periods absent from the frame are inserted with nulls in every value column; nothing is filled.
     """
-    step = check_frequency(freq)
+    step = freq_step(freq)
     span = frame.group_by(ID).agg(pl.col(DS).min().alias("__start"), pl.col(DS).max().alias("__end"))
     if end is not None:
         span = span.with_columns(pl.lit(end, dtype=frame.schema[DS]).alias("__end"))
