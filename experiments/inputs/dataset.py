@@ -35,6 +35,10 @@ class Dataset:
     as_of: date
     digests: dict[str, str] = field(default_factory=dict)
     features: pl.DataFrame | None = None  # the target with every input column and indicator, before selection
+    # the raw input columns on each target series' grid over the inputs' whole history (before indicators), and the
+    # indicators computed from them: what a future-path provider extends and recomputes
+    inputs: pl.DataFrame | None = None
+    indicators: list[IndicatorSpec] = field(default_factory=list)
 
     @property
     def digest(self) -> str:
@@ -179,8 +183,9 @@ def load_dataset(spec: ExperimentSpec) -> Dataset:
         src = spec.sources[name]
         cols = [c for c in frame.columns if c not in (ID, DS)]
         history = attach(history, frame, cols, how=src.join, source=src.path, id_map=src.id_map, check=False)
+    inputs = history.sort(ID, DS)
     if indicators:
-        history = add_indicators(history.sort(ID, DS), indicators)
+        history = add_indicators(inputs, indicators)
         for ind in indicators:
             sources_of = sorted({str(origin[c]) for c in referenced_columns([ind]) if c in origin})
             origin[ind.output] = Path(" + ".join(sources_of) or "indicator")
@@ -198,5 +203,12 @@ def load_dataset(spec: ExperimentSpec) -> Dataset:
         check_coverage(features, [col], origin[col])
     frame = features.select(ID, DS, Y, *spec.exog)
     return Dataset(
-        frame=frame, exog=list(spec.exog), gaps=gap_report(frame, Y), as_of=as_of, digests=digests, features=features
+        frame=frame,
+        exog=list(spec.exog),
+        gaps=gap_report(frame, Y),
+        as_of=as_of,
+        digests=digests,
+        features=features,
+        inputs=inputs,
+        indicators=indicators,
     )

@@ -1,0 +1,218 @@
+"""Future paths of raw inputs (strike counts, temperature, alert minutes): how an input continues after a cutoff.
+
+A path sees one series' history of one raw input up to the cutoff (values on a regular grid, NaN where missing)
+and the dates to fill, and returns the expected value at each. Indicators (damage stock, HDD, strike EWM …) are
+never extended directly: :class:`forecast.scenarios.provider.InputPathProvider` extends the raw inputs with a path
+and recomputes the indicators over history + path with the same kernels, so an indicator's future obeys its own
+recursion (a damage stock is repaired while strikes go on at the path's rate).
+
+Paths by name (spec values, each with its parameters):
+
+``baseline`` — the recent rate with its seasonal pattern::
+
+    level = mean(x over the last ``window`` periods)
+    f[p]  = mean(x at season position p over the last ``pattern_window`` periods) / mean(x over those periods)
+    x̂_{n+k} = level · f[(n + k) mod m]          (m = the season length; f ≡ 1 when m = 1 or the mean is 0)
+
+``scaled`` — ``factor`` × the baseline (a surge when ``factor`` > 1); ``zero`` — no activity (a ceasefire);
+``last_value`` — the last observed value carried forward;
+
+``climatology`` — the mean at the same day of year (±``window_days``, earlier years only, same hour for hourly
+data), plus the last anomaly decaying at the series' own lag-1 autocorrelation φ (clipped to [0, 0.98])::
+
+    x̂_{n+k} = clim(d_{n+k}) + φ^k · (x_n − clim(d_n))
+
+With less than a year of history there is no climatology and the path is the baseline.
+
+Units: those of the input. All paths are deterministic functions of the history (no randomness).
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+import numpy as np
+
+HALF_YEAR_DAYS = 183
+
+
+def _nanmean(x: np.ndarray) -> float:
+    x = x[~np.isnan(x)]
+    return float(x.mean()) if x.size else float("nan")
+
+
+class InputPath(ABC):
+    """How one raw input continues after the cutoff (see the module docstring)."""
+
+    name: ClassVar[str]
+
+    @abstractmethod
+    def extend(self, ds: np.ndarray, x: np.ndarray, future_ds: np.ndarray, season_length: int) -> np.ndarray:
+        """Expected values at ``future_ds`` (datetime64, after ``ds[-1]``) from the history ``x`` at ``ds``."""
+
+
+@dataclass(frozen=True)
+class LastValue(InputPath):
+    """The last non-missing value, carried forward."""
+
+    name: ClassVar[str] = "last_value"
+
+    def extend(self, ds: np.ndarray, x: np.ndarray, future_ds: np.ndarray, season_length: int) -> np.ndarray:
+        valid = x[~np.isnan(x)]
+        return np.full(future_ds.size, valid[-1] if valid.size else np.nan)
+
+
+@dataclass(frozen=True)
+class Baseline(InputPath):
+    """The mean of the last ``window`` periods times the season pattern of the last ``pattern_window`` periods."""
+
+    name: ClassVar[str] = "baseline"
+    window: int = 28
+    pattern_window: int = 84
+
+    def __post_init__(self) -> None:
+        for key in ("window", "pattern_window"):
+            value = getattr(self, key)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ValueError(f"{self.name} {key}: expected an integer >= 1, got {value!r}")
+
+    def extend(self, ds: np.ndarray, x: np.ndarray, future_ds: np.ndarray, season_length: int) -> np.ndarray:
+        n, h = x.size, future_ds.size
+        level = _nanmean(x[-self.window :])
+        if np.isnan(level):
+            level = _nanmean(x)
+        factors = np.ones(h)
+        m = season_length
+        if m > 1:
+            span = min(n, max(m, self.pattern_window - self.pattern_window % m))
+            recent = x[n - span :]
+            pos = np.arange(n - span, n) % m
+            overall = _nanmean(recent)
+            if overall > 0:
+                per = np.array([_nanmean(recent[pos == p]) for p in range(m)]) / overall
+                per = np.where(np.isnan(per), 1.0, per)
+                factors = per[(n + np.arange(h)) % m]
+        return level * factors
+
+
+@dataclass(frozen=True)
+class Scaled(InputPath):
+    """``factor`` × the :class:`Baseline` (``factor`` ≥ 0): ``scaled`` with factor 2 doubles the recent tempo."""
+
+    name: ClassVar[str] = "scaled"
+    factor: float = 1.0
+    window: int = 28
+    pattern_window: int = 84
+
+    def __post_init__(self) -> None:
+        if isinstance(self.factor, bool) or not isinstance(self.factor, int | float) or not self.factor >= 0:
+            raise ValueError(f"scaled factor: expected a number >= 0, got {self.factor!r}")
+
+    def extend(self, ds: np.ndarray, x: np.ndarray, future_ds: np.ndarray, season_length: int) -> np.ndarray:
+        base = Baseline(self.window, self.pattern_window).extend(ds, x, future_ds, season_length)
+        return float(self.factor) * base
+
+
+@dataclass(frozen=True)
+class Zero(InputPath):
+    """Nothing after the cutoff (strikes stop)."""
+
+    name: ClassVar[str] = "zero"
+
+    def extend(self, ds: np.ndarray, x: np.ndarray, future_ds: np.ndarray, season_length: int) -> np.ndarray:
+        return np.zeros(future_ds.size)
+
+
+def _day_of_year(ds: np.ndarray) -> np.ndarray:
+    days = ds.astype("datetime64[D]")
+    return (days - days.astype("datetime64[Y]")).astype(np.int64) + 1
+
+
+def _hour(ds: np.ndarray) -> np.ndarray:
+    return (ds.astype("datetime64[h]") - ds.astype("datetime64[D]")).astype(np.int64)
+
+
+@dataclass(frozen=True)
+class Climatology(InputPath):
+    """Day-of-year climatology from earlier years plus the last anomaly decaying at the lag-1 autocorrelation."""
+
+    name: ClassVar[str] = "climatology"
+    window_days: int = 7
+    persist: bool = True
+    anomaly_window: int = 56
+
+    def __post_init__(self) -> None:
+        if isinstance(self.window_days, bool) or not isinstance(self.window_days, int) or self.window_days < 0:
+            raise ValueError(f"climatology window_days: expected an integer >= 0, got {self.window_days!r}")
+        if not isinstance(self.persist, bool):
+            raise ValueError(f"climatology persist: expected true or false, got {self.persist!r}")
+
+    def _clim(self, ds: np.ndarray, x: np.ndarray, at: np.ndarray) -> np.ndarray:
+        """Climatology at the dates ``at`` from the history values more than half a year before each."""
+        hourly = ds.dtype != np.dtype("datetime64[D]")
+        valid = ~np.isnan(x)
+        hd, hx = ds[valid].astype("datetime64[D]"), x[valid]
+        hdoy, out = _day_of_year(ds[valid]), np.full(at.size, np.nan)
+        hh = _hour(ds[valid]) if hourly else None
+        adoy, aday = _day_of_year(at), at.astype("datetime64[D]")
+        ah = _hour(at) if hourly else None
+        for i in range(at.size):
+            dist = np.abs(hdoy - adoy[i])
+            near = np.minimum(dist, 366 - dist) <= self.window_days
+            near &= (aday[i] - hd).astype(np.int64) > HALF_YEAR_DAYS
+            if hh is not None and ah is not None:
+                near &= hh == ah[i]
+            if near.any():
+                out[i] = hx[near].mean()
+        return out
+
+    def extend(self, ds: np.ndarray, x: np.ndarray, future_ds: np.ndarray, season_length: int) -> np.ndarray:
+        clim = self._clim(ds, x, future_ds)
+        if np.isnan(clim).any():
+            return Baseline().extend(ds, x, future_ds, season_length)
+        if not self.persist:
+            return clim
+        recent = slice(max(0, x.size - self.anomaly_window), x.size)
+        anomaly = x[recent] - self._clim(ds, x, ds[recent])
+        ok = ~np.isnan(anomaly[1:]) & ~np.isnan(anomaly[:-1])
+        if ok.sum() < 3 or np.isnan(anomaly[-1]):
+            return clim
+        a, b = anomaly[:-1][ok], anomaly[1:][ok]
+        den = float(np.sqrt(((a - a.mean()) ** 2).sum() * ((b - b.mean()) ** 2).sum()))
+        phi = float(np.clip(((a - a.mean()) * (b - b.mean())).sum() / den, 0.0, 0.98)) if den > 0 else 0.0
+        return clim + anomaly[-1] * phi ** np.arange(1, future_ds.size + 1)
+
+
+PATHS: Mapping[str, type[InputPath]] = {cls.name: cls for cls in (Baseline, Scaled, Zero, LastValue, Climatology)}
+"""Paths selectable by name in a spec."""
+
+
+def make_path(spec: str | Mapping[str, Any] | InputPath, *, key: str = "path") -> InputPath:
+    """A path from a name (``"baseline"``), a table (``{path = "scaled", factor = 2}``) or a path object."""
+    if isinstance(spec, InputPath):
+        return spec
+    if isinstance(spec, str):
+        name, params = spec, {}
+    elif isinstance(spec, Mapping):
+        params = dict(spec)
+        name = params.pop("path", None)
+        if not isinstance(name, str):
+            raise ValueError(f'{key}: a table needs `path = "<name>"`; names: {", ".join(PATHS)}')
+    else:
+        raise ValueError(f"{key}: expected a path name or a table, got {spec!r}")
+    cls = PATHS.get(name)
+    if cls is None:
+        raise ValueError(f"{key}: unknown path {name!r}; expected one of {', '.join(PATHS)}")
+    try:
+        return cls(**params)
+    except TypeError:
+        allowed = [f for f in cls.__dataclass_fields__ if f != "name"]
+        extra = sorted(set(params) - set(allowed))
+        takes = ", ".join(allowed) or "none"
+        names = ", ".join(map(repr, extra))
+        raise ValueError(f"{key}: path {name!r} has no parameter {names}; it takes {takes}") from None
+    except ValueError as exc:
+        raise ValueError(f"{key}: {exc}") from None
