@@ -201,6 +201,18 @@ def _scales(train_df: pl.DataFrame, m: int | Mapping[str, int]) -> pl.DataFrame:
     return scales.with_columns(pl.when(bad).then(None).otherwise(pl.col(_SCALE)).alias(_SCALE))
 
 
+def _wilson(hit: pl.Expr, name: str, z: float = 1.959963984540054) -> list[pl.Expr]:
+    """``<name>-n`` (scored points), and ``<name>-lo``/``-hi``: the 95 % Wilson score interval of the observed
+    share ``p`` of ``n`` hits, ``(p + z²/2n ± z·√(p(1 − p)/n + z²/4n²)) / (1 + z²/n)``. It treats the points as
+    independent; errors of one window and of neighbouring steps are correlated, so the true uncertainty is wider."""
+    n = hit.is_not_null().sum().cast(pl.Float64)
+    p = hit.mean()
+    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+    half = z * (p * (1 - p) / n + z * z / (4 * n * n)).sqrt() / (1 + z * z / n)
+    band = [(centre - half).alias(f"{name}-lo"), (centre + half).alias(f"{name}-hi")]
+    return [n.cast(pl.Int64).alias(f"{name}-n"), *band]
+
+
 def _summary(levels: tuple[int, ...], has_quantiles: bool, thresholds: Sequence[float] = ()) -> list[pl.Expr]:
     exprs = [
         pl.col(_AE).is_not_null().sum().cast(pl.Int64).alias("n"),
@@ -214,6 +226,7 @@ def _summary(levels: tuple[int, ...], has_quantiles: bool, thresholds: Sequence[
     for lv in levels:
         exprs += [
             pl.col(f"_cov{lv}").mean().alias(f"coverage-{lv}"),
+            *_wilson(pl.col(f"_cov{lv}"), f"coverage-{lv}"),
             pl.col(f"_wink{lv}").mean().alias(f"winkler-{lv}"),
         ]
     if has_quantiles:
@@ -273,7 +286,9 @@ def evaluate(
 
     Returns ``{"per_series", "per_step", "overall"}`` frames keyed by ``model`` (plus ``unique_id`` or
     ``step``), each with ``n, n_missing_y, n_missing_forecast, mae, rmse, bias, mase, smape, wape``, then
-    ``coverage-<l>, winkler-<l>`` per interval level present, ``pinball, crps`` when quantile columns are present,
+    ``coverage-<l>`` with its scored points ``coverage-<l>-n`` and 95 % Wilson band ``coverage-<l>-lo``/``-hi``, and
+    ``winkler-<l>`` per interval level present (rows with null intervals, e.g. calibration windows, are not
+    scored), ``pinball, crps`` when quantile columns are present,
     ``brier-<c>`` per exceedance column ``p_exceed-<c>``, and ``owa`` (per step and overall) when ``naive2`` is given.
     """
     need = [ID, DS, CUTOFF, MODEL, Y, MEAN]

@@ -3,10 +3,12 @@
 :class:`ForecastSettings` holds everything that is the same for every series of a forecast or backtest: the grid
 (``freq``, ``season_length``), the target's ``bounds`` and the ``transform`` each model is fitted under, the
 ``fallback`` model, the inputs handed to the models (``exog``), what the output reports (interval ``levels``,
-``quantiles``, exceedance ``thresholds``), whether forecast intervals are replaced by conformal ones, and the
-rolling-origin :class:`BacktestPlan`. :func:`forecast.core.forecast_frame` and :func:`forecast.backtest.backtest`
-take it instead of a dozen keyword arguments; ``experiments`` builds it once from a spec
-(``experiments.inputs.settings``). Everything is validated on construction, so a bad value fails where it is made.
+``quantiles``, exceedance ``thresholds``), where the intervals come from (``intervals``: ``"model"``, each model's
+own, or ``"conformal"``, calibrated on the backtest by :mod:`forecast.calibration` over the last
+``calibration_windows`` windows on the ``calibration_scale``), and the rolling-origin :class:`BacktestPlan`.
+:func:`forecast.core.forecast_frame` and :func:`forecast.backtest.backtest` take it instead of a dozen keyword
+arguments; ``experiments`` builds it once from a spec (``experiments.inputs.settings``). Everything is validated
+on construction, so a bad value fails where it is made.
 
 ``to_dict``/``from_dict`` give a JSON-friendly form (a logged MLflow model stores its settings so).
 """
@@ -22,6 +24,9 @@ from forecast.models.base import check_h
 from forecast.output.bounds import Transform, TransformLike, resolve_transforms
 from forecast.output.quantiles import check_quantiles, check_thresholds
 from forecast.output.request import OutputRequest, check_levels
+
+INTERVAL_SOURCES = ("model", "conformal")
+CALIBRATION_SCALES = ("auto", "model", "none", "log1p", "logit")
 
 
 def _positive_int(value: Any, key: str, *, allow_none: bool = False) -> int | None:
@@ -82,7 +87,9 @@ class ForecastSettings:
     levels: tuple[int, ...] = (80, 95)
     quantiles: tuple[float, ...] = ()
     thresholds: tuple[float, ...] = ()
-    conformal: bool = False
+    intervals: str = "model"
+    calibration_windows: int | None = 4
+    calibration_scale: str = "auto"
     backtest: BacktestPlan | None = field(default=None)
 
     def __hash__(self) -> int:
@@ -90,7 +97,8 @@ class ForecastSettings:
         if isinstance(transform, Mapping):
             transform = tuple(sorted((k, repr(v)) for k, v in transform.items()))
         fields = (self.freq, self.season_length, self.bounds, self.fallback, self.exog, self.levels)
-        return hash((*fields, self.quantiles, self.thresholds, self.conformal, self.backtest, repr(transform)))
+        calibration = (self.intervals, self.calibration_windows, self.calibration_scale)
+        return hash((*fields, self.quantiles, self.thresholds, *calibration, self.backtest, repr(transform)))
 
     def __post_init__(self) -> None:
         freq_step(self.freq)
@@ -102,6 +110,14 @@ class ForecastSettings:
         set_(self, "thresholds", check_thresholds(self.thresholds))
         if isinstance(self.transform, Mapping):
             set_(self, "transform", dict(self.transform))
+        if self.intervals not in INTERVAL_SOURCES:
+            raise ValueError(f"intervals: expected one of {', '.join(INTERVAL_SOURCES)}, got {self.intervals!r}")
+        windows = _positive_int(self.calibration_windows, "calibration_windows", allow_none=True)
+        set_(self, "calibration_windows", windows)
+        if self.calibration_scale not in CALIBRATION_SCALES:
+            raise ValueError(
+                f"calibration_scale: expected one of {', '.join(CALIBRATION_SCALES)}, got {self.calibration_scale!r}"
+            )
         if self.bounds is None:
             set_(self, "bounds", Bounds())
 
@@ -136,6 +152,8 @@ class ForecastSettings:
     def from_dict(cls, data: Mapping[str, Any]) -> ForecastSettings:
         """The inverse of :meth:`to_dict`."""
         values = dict(data)
+        if "conformal" in values:  # settings stored before the intervals switch (conformal: bool)
+            values["intervals"] = "conformal" if values.pop("conformal") else "model"
         lower, upper = values.pop("bounds", (None, None))
         plan = values.pop("backtest", None)
         for key in ("exog", "levels", "quantiles", "thresholds"):

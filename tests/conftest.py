@@ -48,8 +48,12 @@ def workdir(tmp_path: Path, small_demo: Path, monkeypatch: pytest.MonkeyPatch) -
     backtest) pointing at it; the default tracking store would be ``./mlruns.db`` there."""
     shutil.copytree(small_demo, tmp_path / "data" / "demo")
     spec = (REPO / "experiments" / "specs" / "demo.toml").read_text()
-    spec = spec.replace("h = 14\nn_windows = 3\nstep = 14", "h = 7\nn_windows = 2\nstep = 7")
-    spec = spec.replace("complete_from = 2022-10-01", "complete_from = 2024-11-01")
+    for old, new in (
+        ("h = 14\nn_windows = 26\nstep = 14\nrefit_every = 4", "h = 7\nn_windows = 2\nstep = 7"),
+        ("complete_from = 2022-10-01", "complete_from = 2024-11-01"),
+    ):
+        assert old in spec, f"the demo spec no longer has {old!r}: update the workdir fixture"
+        spec = spec.replace(old, new)
     (tmp_path / "spec.toml").write_text(spec)
     monkeypatch.chdir(tmp_path)
     monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)

@@ -23,7 +23,8 @@ def test_features_writes_the_aligned_indicator_frame(workdir: Path) -> None:
     assert result.exit_code == 0, result.output
     frame = pl.read_parquet(workdir / "feat" / "x.parquet")
     assert frame.columns[:3] == ["unique_id", "ds", "y"]
-    assert {"temp_mean_c", "launched_total", "hdd_c", "launched_total_ewm7"} <= set(frame.columns)
+    raw = {"temp_mean_c", "launched_uav", "launched_missile"}
+    assert raw | {"hdd_c", "launched_uav_damage", "launched_missile_damage"} <= set(frame.columns)
     assert frame.height == expected_rows(workdir) and frame["unique_id"].n_unique() == 24
     assert not [p for p in (workdir / "feat").iterdir() if p.name.startswith(".")]  # no temp file left
     # HDD follows the Eurostat rule on the temperature it sits beside

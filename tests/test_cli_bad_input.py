@@ -138,7 +138,9 @@ CASES: dict[str, tuple[Callable[[Path], None], list[str]]] = {
         ["spec.toml", "models.sarimax", "order"],
     ),
     "exog that nothing produces": (
-        _spec_edit('exog = ["hdd_c", "launched_total_ewm7"]', 'exog = ["hdd_c", "wind_chill"]'),
+        _spec_edit(
+            'exog = ["hdd_c", "launched_uav_damage", "launched_missile_damage"]', 'exog = ["hdd_c", "wind_chill"]'
+        ),
         ["spec.toml", "key 'exog'", "wind_chill"],
     ),
 }

@@ -287,3 +287,32 @@ def pinball_by_series(frame: pl.DataFrame, q: float) -> np.ndarray:
     """The numpy-level pinball loss per series (same pairs as utilsforecast's quantile_loss)."""
     parts = frame.sort(ID).partition_by(ID, maintain_order=True)
     return np.array([pinball(p.get_column(Y).to_numpy(), p.get_column(f"q-{q:g}").to_numpy(), q) for p in parts])
+
+
+def test_coverage_carries_its_count_and_wilson_band_and_skips_rows_without_intervals() -> None:
+    from statsmodels.stats.proportion import proportion_confint
+
+    rng = np.random.default_rng(4)
+    n = 240
+    y = rng.normal(size=n)
+    lo = np.where(np.arange(n) < 40, np.nan, -1.2816)  # the first 40 rows have no interval: not scored
+    frame = pl.DataFrame(
+        {
+            ID: ["a"] * n,
+            DS: [dt.date(2024, 1, 1) + dt.timedelta(days=i) for i in range(n)],
+            CUTOFF: [dt.date(2023, 12, 31)] * n,
+            MODEL: ["m"] * n,
+            Y: y,
+            MEAN: np.zeros(n),
+            "lo-80": lo,
+            "hi-80": -lo,
+        }
+    ).with_columns(pl.col("lo-80").fill_nan(None), pl.col("hi-80").fill_nan(None))
+    train = pl.DataFrame({ID: ["a"] * 3, DS: [dt.date(2023, 12, 29 + i) for i in range(3)], Y: [0.0, 1.0, 0.0]})
+    row = evaluate(frame, train, 1)["overall"].row(0, named=True)
+    hits = int(np.sum((y[40:] >= -1.2816) & (y[40:] <= 1.2816)))
+    assert row["coverage-80-n"] == 200 and row["n"] == n
+    assert row["coverage-80"] == pytest.approx(hits / 200)
+    low, high = proportion_confint(hits, 200, alpha=0.05, method="wilson")
+    assert row["coverage-80-lo"] == pytest.approx(low, rel=1e-9)
+    assert row["coverage-80-hi"] == pytest.approx(high, rel=1e-9)

@@ -81,7 +81,7 @@ def test_conformal_job_intervals_use_each_models_own_transform(workdir: Path) ->
     spec = spec.replace('transform = "logit"', 'transform = "none"')  # the target's; sarimax gets "logit" of its own
     assert 'transform = "none"' in spec
     spec = spec.replace("[models.sarimax]", '[models.sarimax]\ntransform = "logit"')
-    spec = spec.replace("[forecast]\nh = 14", "[forecast]\nh = 7\nconformal = true")
+    spec = spec.replace("[forecast]\nh = 14", '[forecast]\nh = 7\ncalibration_scale = "model"')
     (workdir / "spec.toml").write_text(spec)
     result = run_job("spec.toml", kind="forecast", track=False)
     out = workdir / result.out_dir

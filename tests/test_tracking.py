@@ -133,7 +133,7 @@ def test_tracked_backtest_logs_everything_with_one_upload_per_run(workdir: Path,
     assert lineage.dataset.name == "demo@2025-01-31"
     assert {(t.key, t.value) for t in lineage.tags} == {("mlflow.data.context", "training")}
     columns = {c["name"] for c in json.loads(lineage.dataset.schema)["mlflow_colspec"]}
-    assert {"unique_id", "ds", "y", "hdd_c", "launched_total_ewm7"} <= columns
+    assert {"unique_id", "ds", "y", "hdd_c", "launched_uav_damage", "launched_missile_damage"} <= columns
     parent_files = {a.path for a in client.list_artifacts(result.run_id)}
     assert parent_files >= {"spec.json", "manifest.json", "leaderboard.csv", "plots"}
     plots = {a.path for a in client.list_artifacts(result.run_id, "plots")}

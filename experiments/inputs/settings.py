@@ -4,15 +4,18 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from experiments.inputs.spec import ExperimentSpec
+from experiments.inputs.dataset import Dataset
+from experiments.inputs.spec import ExperimentSpec, SpecError
+from forecast.exog import ExogProvider, make_provider
 from forecast.models.base import Forecaster
 from forecast.models.registry import model_factory
+from forecast.scenarios import InputPathProvider
 from forecast.settings import BacktestPlan, ForecastSettings
 
 
 def forecast_settings(spec: ExperimentSpec) -> ForecastSettings:
     """The :class:`~forecast.settings.ForecastSettings` of a spec: grid, bounds, each model's transform, fallback,
-    exogenous columns, output request, conformal switch and backtest plan."""
+    exogenous columns, output request, interval calibration and backtest plan."""
     plan = None
     if spec.backtest is not None:
         b = spec.backtest
@@ -27,9 +30,27 @@ def forecast_settings(spec: ExperimentSpec) -> ForecastSettings:
         levels=tuple(spec.forecast.level),
         quantiles=tuple(spec.forecast.quantiles),
         thresholds=tuple(spec.forecast.thresholds),
-        conformal=spec.forecast.conformal,
+        intervals=spec.forecast.intervals,
+        calibration_windows=spec.forecast.calibration_windows,
+        calibration_scale=spec.forecast.calibration_scale,
         backtest=plan,
     )
+
+
+def exog_provider(spec: ExperimentSpec, data: Dataset, *, oracle: bool = False) -> ExogProvider:
+    """How the spec's inputs continue after a cutoff: with ``[paths]``, raw inputs extended by their paths and the
+    indicators recomputed (:class:`~forecast.scenarios.InputPathProvider`; columns it cannot derive use
+    ``exog_providers``); without, each column carried by its ``exog_providers`` entry. ``oracle`` (a backtest with
+    ``oracle_exog = true``) reads the true future instead."""
+    columns = make_provider(dict(spec.exog_providers), oracle_exog=oracle, full=data.frame)
+    if oracle or not spec.paths or data.inputs is None:
+        return columns
+    try:
+        return InputPathProvider(
+            data.inputs, data.indicators, spec.paths, season_length=spec.season_length, fallback=columns
+        )
+    except ValueError as exc:
+        raise SpecError(spec.path, "paths", str(exc).removeprefix("paths: ")) from None
 
 
 def build_models(spec: ExperimentSpec) -> dict[str, Callable[[], Forecaster]]:

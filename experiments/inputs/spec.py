@@ -19,6 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError,
 
 from experiments.inputs.sources import SOURCE_CLASS_TAGS, SourceSpec
 from features.contract import DAILY, HOURLY, Bounds
+from forecast.scenarios.paths import make_path
 
 
 class SpecError(ValueError):
@@ -68,7 +69,10 @@ class ForecastSpec(_Strict):
     level: list[int] = Field(default_factory=lambda: [80, 95])
     quantiles: list[float] = Field(default_factory=list)  # q-0.1 … columns (and CRPS/pinball in backtests)
     thresholds: list[float] = Field(default_factory=list)  # p_exceed-<c> columns: P(y > c) per series and step
-    conformal: bool = False  # replace model intervals by split-conformal ones from the backtest residuals
+    # where intervals come from: "conformal" (each model's own backtest residuals, forecast.calibration) or "model"
+    intervals: Literal["conformal", "model"] = "conformal"
+    calibration_windows: int = Field(default=4, gt=0)  # latest backtest windows a calibration uses
+    calibration_scale: Literal["auto", "model", "none", "log1p", "logit"] = "auto"  # scale residuals are compared on
 
     @field_validator("quantiles")
     @classmethod
@@ -123,6 +127,9 @@ class ExperimentSpec(_Strict):
     exog: list[str] = Field(default_factory=list)
     # how each exogenous column is continued after a cutoff: "last_value" (default) or "climatology"
     exog_providers: dict[str, Literal["last_value", "climatology"]] = Field(default_factory=dict)
+    # how each raw input continues after a cutoff (forecast.scenarios.paths); when given, indicators are recomputed
+    # over history + path instead of being carried forward by exog_providers
+    paths: dict[str, str | dict[str, Any]] = Field(default_factory=dict)
     models: dict[str, dict[str, Any]]
     fallback: str = "seasonal_naive"
     backtest: BacktestSpec | None = None
@@ -139,10 +146,8 @@ class ExperimentSpec(_Strict):
         unknown = [c for c in self.exog_providers if c not in self.exog]
         if unknown:
             raise ValueError(f"exog_providers names {unknown[0]!r}, which is not in exog")
-        if self.forecast.conformal and self.backtest is None:
-            raise ValueError("forecast.conformal needs a [backtest] to calibrate on")
-        if self.forecast.conformal and self.backtest is not None and self.backtest.h < self.forecast.h:
-            raise ValueError("forecast.conformal needs backtest.h >= forecast.h (residuals per step)")
+        for column, path in self.paths.items():
+            make_path(path, key=f"paths.{column}")
         if self.start and self.end and self.start >= self.end:
             raise ValueError(f"start ({self.start}) must be before end ({self.end})")
         if self.freq == HOURLY and any(s.daily_only for s in self.sources.values()):
@@ -235,4 +240,19 @@ def load_spec(path: str | Path) -> ExperimentSpec:
 def spec_hash(spec: ExperimentSpec) -> str:
     """A stable digest of the resolved spec (for run tags and output manifests)."""
     blob = json.dumps(spec.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+
+def evaluation_hash(spec: ExperimentSpec) -> str:
+    """A digest of what decides how runs are scored — the target, the backtest plan, the interval levels and their
+    calibration, the grid and the data window — but not the models or their inputs: two runs with the same
+    evaluation hash and data digest were scored on the same truths and windows, so their metrics compare."""
+    scoring = {
+        "target": spec.target.model_dump(mode="json"),
+        "backtest": spec.backtest.model_dump(mode="json") if spec.backtest else None,
+        "levels": spec.forecast.level,
+        "intervals": [spec.forecast.intervals, spec.forecast.calibration_windows, spec.forecast.calibration_scale],
+        "grid": [spec.freq, spec.season_length, str(spec.as_of), str(spec.start), str(spec.end)],
+    }
+    blob = json.dumps(scoring, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(blob.encode()).hexdigest()[:16]

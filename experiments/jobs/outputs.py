@@ -24,6 +24,7 @@ class JobFrames:
     per_series: pl.DataFrame | None = None
     per_step: pl.DataFrame | None = None
     overall: pl.DataFrame | None = None
+    interval_note: str | None = None  # set when calibrated intervals were asked for and could not be made
 
     @property
     def rows(self) -> pl.DataFrame:
@@ -43,7 +44,19 @@ class JobFrames:
         }
 
 
-LEADERBOARD_METRICS = ("mase", "smape", "owa", "mae", "rmse", "bias", "crps", "coverage-80", "coverage-95")
+LEADERBOARD_METRICS = (
+    "mase",
+    "smape",
+    "owa",
+    "mae",
+    "rmse",
+    "bias",
+    "crps",
+    "winkler-80",
+    "coverage-80",
+    "coverage-95",
+    "coverage-80-n",
+)
 
 
 def stable(frame: pl.DataFrame, digits: int = 12) -> pl.DataFrame:

@@ -20,16 +20,17 @@ import polars as pl
 
 from experiments.atomic import publish_folder, temp_sibling
 from experiments.inputs.dataset import Dataset, load_dataset
-from experiments.inputs.settings import build_models, forecast_settings
+from experiments.inputs.settings import build_models, exog_provider, forecast_settings
 from experiments.inputs.spec import ExperimentSpec, load_spec
 from experiments.jobs.outputs import JobFrames, failures, leaderboard, stable, write_outputs
 from experiments.text import table
 from features.contract import SCENARIO
 from forecast.backtest import backtest
-from forecast.conformal import conformal_per_model
+from forecast.calibration import calibrate_backtest, calibrate_forecast
 from forecast.core import forecast_frame, future_grid
-from forecast.exog import DEFAULT_SCENARIO, make_provider
+from forecast.exog import DEFAULT_SCENARIO
 from forecast.metrics import evaluate
+from forecast.output.quantiles import INTERVAL_NOTE
 from forecast.settings import ForecastSettings
 
 Kind = Literal["backtest", "forecast"]
@@ -52,10 +53,13 @@ class JobResult:
     tracking_error: str | None = None
     n_requests: int = 0  # requests made through the tracker (the pyfunc model's own requests not included)
     tracking_s: float = 0.0  # wall time spent logging to MLflow
+    interval_note: str | None = None  # why intervals are the models' own when calibration was asked for
 
     def report(self) -> str:
         """A short human-readable summary with the leaderboard (best first)."""
         lines = [f"{self.kind} {self.spec} as of {self.as_of}: outputs in {self.out_dir}", f"data: {self.gaps}"]
+        if self.interval_note:
+            lines.append(f"intervals: {self.interval_note}")
         if self.leaderboard.height:
             lines.append("leaderboard (backtest, best first):")
             lines.append(table(self.leaderboard))
@@ -77,6 +81,7 @@ def run_job(config: str | Path, *, kind: Kind, out_root: str | Path = "out", tra
     as_of = str(data.as_of)
     final = Path(out_root) / spec.name / as_of
     result = JobResult(kind, spec.name, as_of, final, board, data.gaps.summary(), failed, all_failed)
+    result.interval_note = frames.interval_note
     tmp = temp_sibling(final, "tmp")
     try:
         write_outputs(tmp, spec, data, frames.files(), board)
@@ -89,40 +94,51 @@ def run_job(config: str | Path, *, kind: Kind, out_root: str | Path = "out", tra
 
 
 def _compute(spec: ExperimentSpec, data: Dataset, settings: ForecastSettings, kind: Kind) -> JobFrames:
-    """The backtest (with its metrics) when the spec has a plan, and the forecast for a forecast job."""
+    """The backtest (intervals calibrated, then scored) when the spec has a plan, and the forecast for a forecast
+    job (intervals calibrated on the same backtest). Where calibration is impossible the models' own intervals are
+    kept and ``interval_note`` says why (in the frames and the job's report)."""
     models = build_models(spec)
+    names = list(models)
     out = JobFrames()
+    raw = None
+    conformal = settings.intervals == "conformal"
     if settings.backtest is not None:
         assert spec.backtest is not None
-        provider = make_provider(dict(spec.exog_providers), oracle_exog=spec.backtest.oracle_exog, full=data.frame)
-        out.backtest = backtest(data.frame, models, settings, exog_provider=provider).with_columns(
-            pl.lit(DEFAULT_SCENARIO).alias(SCENARIO)
-        )
+        provider = exog_provider(spec, data, oracle=spec.backtest.oracle_exog)
+        raw = backtest(data.frame, models, settings, exog_provider=provider)
+        scored = raw
+        if conformal:
+            scored, out.interval_note = calibrate_backtest(raw, settings, names)
+        out.backtest = _noted(scored, out.interval_note).with_columns(pl.lit(DEFAULT_SCENARIO).alias(SCENARIO))
         naive2 = next((e.name for e in spec.model_entries() if e.kind == "naive2"), None)  # the OWA reference
         scores = evaluate(out.backtest, data.frame, spec.season_length, naive2=naive2)
         out.per_series, out.per_step, out.overall = (stable(scores[k]) for k in ("per_series", "per_step", "overall"))
+    elif conformal:
+        out.interval_note = "model intervals, not calibrated: the spec has no [backtest] to calibrate on"
     if kind == "forecast":
         h = spec.forecast.h
         grid = future_grid(data.frame, h, spec.freq)
-        future = make_provider(dict(spec.exog_providers)).future(data.frame, grid, data.exog)
+        future = exog_provider(spec, data).future(data.frame, grid, data.exog)
         # a backtest covering the horizon calibrates the intervals of models without their own (window_average)
-        covers = out.backtest is not None and settings.backtest is not None and settings.backtest.h >= h
-        calibration = out.backtest if covers else None
-        fc = forecast_frame(data.frame, models, h, settings, future_exog=future, calibration=calibration)
-        if settings.conformal and out.backtest is not None:
-            # every model's intervals replaced by conformal ones from its backtest, under the model's own transform
-            transforms = {e.name: e.transform for e in spec.model_entries()}
-            fc = conformal_per_model(
-                fc,
-                out.backtest,
-                transforms,
-                settings.levels,
-                quantiles=settings.quantiles or None,
-                thresholds=settings.thresholds or None,
-                bounds=settings.bounds,
-            )
-        out.forecast = fc.with_columns(pl.lit(DEFAULT_SCENARIO).alias(SCENARIO))
+        covers = raw is not None and settings.backtest is not None and settings.backtest.h >= h
+        fc = forecast_frame(data.frame, models, h, settings, future_exog=future, calibration=raw if covers else None)
+        if conformal and raw is not None and out.interval_note is None:
+            if covers:
+                fc = calibrate_forecast(fc, raw, settings, names)
+            else:
+                bt_h = settings.backtest.h if settings.backtest else 0
+                out.interval_note = f"model intervals, not calibrated: backtest h = {bt_h} is shorter than h = {h}"
+        out.forecast = _noted(fc, out.interval_note).with_columns(pl.lit(DEFAULT_SCENARIO).alias(SCENARIO))
     return out
+
+
+def _noted(frame: pl.DataFrame, note: str | None) -> pl.DataFrame:
+    """``frame`` with ``note`` in ``interval_note`` wherever no other note is there."""
+    if note is None:
+        return frame
+    if INTERVAL_NOTE not in frame.columns:
+        return frame.with_columns(pl.lit(note).alias(INTERVAL_NOTE))
+    return frame.with_columns(pl.coalesce(pl.col(INTERVAL_NOTE), pl.lit(note)).alias(INTERVAL_NOTE))
 
 
 def _track(

@@ -24,7 +24,7 @@ import sys
 import tempfile
 import time
 from contextlib import ExitStack
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from importlib.metadata import version
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -32,11 +32,11 @@ from typing import TYPE_CHECKING, Any
 import polars as pl
 
 from experiments.inputs.dataset import Dataset
-from experiments.inputs.spec import ExperimentSpec, ModelEntry, spec_hash
+from experiments.inputs.spec import ExperimentSpec, ModelEntry, evaluation_hash, spec_hash
 from experiments.jobs.outputs import JobFrames
 from experiments.tracking import tags as TAG
 from experiments.tracking.client import Run, Tracker, TrackingError, flatten, git_commit, resolve_uri
-from features.contract import DS, FALLBACK, ID, MODEL, Y
+from features.contract import CUTOFF, DS, FALLBACK, ID, MEAN, MODEL, Y
 from forecast.exog import DEFAULT_SCENARIO
 from forecast.settings import ForecastSettings
 
@@ -44,6 +44,7 @@ if TYPE_CHECKING:
     from experiments.tracking.plots import Chart
 
 COUNT_COLUMNS = {"n", "n_missing_y", "n_missing_forecast", "step"}
+BAND_SUFFIXES = ("-n", "-lo", "-hi")  # coverage-<l>-n/-lo/-hi: its points and Wilson band
 HORIZON_PLOTS = ("mase", "mae")
 PARENT_FILES = ("spec.json", "manifest.json", "leaderboard.csv")
 PER_SERIES_TABLE = "metrics_per_series.json"
@@ -60,6 +61,7 @@ class StagedRun:
     folder: Path
     model: dict[str, Any] | None  # the pyfunc model's configuration, when models are logged
     failure: str | None  # why the run ends FAILED (the model fell back on every series)
+    model_frames: dict[str, pl.DataFrame] = field(default_factory=dict)  # its Parquet artifacts (history, ...)
 
 
 def metric_columns(frame: pl.DataFrame) -> list[str]:
@@ -115,6 +117,7 @@ def job_tags(job: JobRef, spec: ExperimentSpec, data: Dataset) -> dict[str, str]
         TAG.SPEC: spec.name,
         TAG.SPEC_HASH: spec_hash(spec),
         TAG.DATA_DIGEST: data.digest,
+        TAG.EVAL_HASH: evaluation_hash(spec),
         TAG.AS_OF: job.as_of,
         TAG.VERSION: version("gridcast"),
         TAG.SCENARIO: DEFAULT_SCENARIO,
@@ -170,7 +173,7 @@ def _log_job(
             _log_lineage(tracker, parent.id, spec, data)
             runs = [children.enter_context(tracker.run(s.name, s.tags, parent.id)) for s in staged]
             for run, run_staged in zip(runs, staged, strict=True):
-                log_staged(tracker, run, run_staged, data.frame)
+                log_staged(tracker, run, run_staged)
             rendering.finish()  # draws the charts the child has not reached, then joins it
             tracker.artifacts(parent.id, parent_folder)
             for run, run_staged in zip(runs, staged, strict=True):
@@ -206,7 +209,7 @@ def stage_model(
     """One model's child run: its numbers, its Parquet rows and per-series table written below ``folder``, and its
     fan charts added to ``charts``."""
     entry = spec.model_entry(name)
-    config = logged_model_config(job.settings, entry, spec)
+    config = logged_model_config(job.settings, entry, spec, data, calibrated=_calibrated(job.settings, out))
     folder.mkdir(parents=True)
     metrics = _metrics(out, name)
     mine = out.rows.filter(pl.col(MODEL) == name)
@@ -228,23 +231,48 @@ def stage_model(
         metrics=metrics,
         folder=folder,
         model=config if spec.tracking.log_models else None,
+        model_frames=_model_frames(data, out, name, config) if spec.tracking.log_models else {},
         failure=failure,
     )
 
 
-def logged_model_config(settings: ForecastSettings, entry: ModelEntry, spec: ExperimentSpec) -> dict[str, Any]:
+def _calibrated(settings: ForecastSettings, out: JobFrames) -> bool:
+    """Whether the job's forecast intervals were calibrated on its backtest (and the logged model must be too)."""
+    return settings.intervals == "conformal" and out.backtest is not None and out.interval_note is None
+
+
+def _model_frames(data: Dataset, out: JobFrames, name: str, config: dict[str, Any]) -> dict[str, pl.DataFrame]:
+    """The frames a logged model forecasts from: the training history, the raw inputs its paths extend, and the
+    backtest residuals its intervals are calibrated on."""
+    frames = {"history": data.frame}
+    if config["paths"] and data.inputs is not None:
+        frames["inputs"] = data.inputs
+    if config["calibration_h"] and out.backtest is not None:
+        frames["calibration"] = out.backtest.filter(pl.col(MODEL) == name).select(ID, DS, CUTOFF, MODEL, Y, MEAN)
+    return frames
+
+
+def logged_model_config(
+    settings: ForecastSettings, entry: ModelEntry, spec: ExperimentSpec, data: Dataset, *, calibrated: bool = False
+) -> dict[str, Any]:
     """Everything a logged model needs to forecast again (see :mod:`~experiments.tracking.pyfunc`): the model
-    entry, the settings under the model's own transform, the forecast horizon and the exogenous providers."""
+    entry, the settings under the model's own transform, the forecast horizon, how the inputs continue (exogenous
+    providers, raw-input paths and the indicators recomputed along them) and the steps its intervals are
+    calibrated for (0: the model's own intervals)."""
+    plan = settings.backtest
     own = settings.replace(transform=entry.transform, backtest=None)
     return {
         "model": entry.to_dict(),
         "settings": own.to_dict(),
         "h": spec.forecast.h,
         "exog_providers": dict(spec.exog_providers),
+        "paths": dict(spec.paths),
+        "indicators": [ind.to_dict() for ind in data.indicators],
+        "calibration_h": plan.h if calibrated and plan is not None else 0,
     }
 
 
-def log_staged(tracker: Tracker, run: Run, staged: StagedRun, history: pl.DataFrame) -> None:
+def log_staged(tracker: Tracker, run: Run, staged: StagedRun) -> None:
     """Log a staged child run's model, then its params, metrics and tags together (its artifacts go up later).
 
     The model comes first: MLflow's ``log_model`` links every metric the run already has to the model by reading
@@ -255,7 +283,7 @@ def log_staged(tracker: Tracker, run: Run, staged: StagedRun, history: pl.DataFr
     if staged.model is not None:
         from experiments.tracking.pyfunc import log_forecaster
 
-        model_uri = log_forecaster(run.id, staged.model, history, params=staged.params)
+        model_uri = log_forecaster(run.id, staged.model, staged.model_frames, params=staged.params)
         tags[TAG.MODEL_URI] = model_uri
         model_id = logged_model_id(model_uri)
     if (staged.folder / PER_SERIES_TABLE).exists():
@@ -287,8 +315,8 @@ def _metrics(out: JobFrames, name: str) -> list[tuple[str, float, int]]:
         for col in metric_columns(out.overall):
             if row.height and row[col][0] is not None:
                 metrics.append((col, float(row[col][0]), 0))
-    if out.per_step is not None:
-        cols = metric_columns(out.per_step)
+    if out.per_step is not None:  # the coverage bands stay overall: per step they would only crowd the UI
+        cols = [c for c in metric_columns(out.per_step) if not c.endswith(BAND_SUFFIXES)]
         for rec in out.per_step.filter(pl.col(MODEL) == name).iter_rows(named=True):
             metrics.extend((f"{c}_by_h", float(rec[c]), int(rec["step"])) for c in cols if rec[c] is not None)
     return metrics

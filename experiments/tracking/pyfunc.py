@@ -1,10 +1,11 @@
 """A fitted gridcast forecaster as an MLflow pyfunc model.
 
 The logged model carries what a forecast needs: the model entry (name, kind, parameters, transform), the
-:class:`~forecast.settings.ForecastSettings` under that transform, and the training frame (``unique_id, ds, y``
-and the exogenous columns, as Parquet). ``predict`` takes a *future frame* (``unique_id``, ``ds`` and, optionally,
-the exogenous columns for those periods) plus params ``h``, ``level`` and ``scenario``, and returns the forecast
-frame. It re-fits on the stored history — fits are
+:class:`~forecast.settings.ForecastSettings` under that transform, the training frame (``unique_id, ds, y`` and the
+exogenous columns, as Parquet), and, as the job used them, the raw inputs its ``[paths]`` extend (with the
+indicators recomputed along them) and the backtest residuals its intervals are calibrated on. ``predict`` takes a
+*future frame* (``unique_id``, ``ds`` and, optionally, the exogenous columns for those periods) plus params ``h``,
+``level`` and ``scenario``, and returns the forecast frame. It re-fits on the stored history — fits are
 deterministic, so a model loaded from the registry gives the numbers the job computed in-process.
 """
 
@@ -23,11 +24,15 @@ from mlflow.models import ModelSignature
 from mlflow.types.schema import ColSpec, ParamSchema, ParamSpec, Schema
 
 from features.contract import DS, ID, SCENARIO
+from features.indicators import validate_indicator_specs
+from forecast.calibration import calibrate_forecast
 from forecast.core import forecast_frame, future_grid
-from forecast.exog import DEFAULT_SCENARIO, make_provider
+from forecast.exog import DEFAULT_SCENARIO, ExogProvider, make_provider
 from forecast.models.registry import model_factory
+from forecast.scenarios import InputPathProvider
 from forecast.settings import ForecastSettings
 
+FRAMES = ("history", "inputs", "calibration")
 SCENARIOS = (DEFAULT_SCENARIO,)  # named scenarios arrive with DESIGN §6
 
 
@@ -36,13 +41,37 @@ class GridcastModel(mlflow.pyfunc.PythonModel):
 
     def load_context(self, context: Any) -> None:
         self.config: dict[str, Any] = json.loads(Path(context.artifacts["config"]).read_text())
-        self.history = pl.read_parquet(context.artifacts["history"])
+        self.frames = {k: pl.read_parquet(v) for k, v in context.artifacts.items() if k in FRAMES}
 
     def predict(self, context: Any, model_input: pd.DataFrame, params: dict[str, Any] | None = None) -> pd.DataFrame:
-        return forecast_with(self.config, self.history, pl.from_pandas(model_input), params or {}).to_pandas()
+        frames = self.frames
+        return forecast_with(
+            self.config,
+            frames["history"],
+            pl.from_pandas(model_input),
+            params or {},
+            inputs=frames.get("inputs"),
+            calibration=frames.get("calibration"),
+        ).to_pandas()
 
 
-def forecast_with(config: dict[str, Any], history: pl.DataFrame, future: pl.DataFrame, params: dict[str, Any]):
+def _provider(config: dict[str, Any], inputs: pl.DataFrame | None, season_length: int) -> ExogProvider:
+    columns = make_provider(config.get("exog_providers") or {})
+    if not config.get("paths") or inputs is None:
+        return columns
+    indicators = validate_indicator_specs(config.get("indicators") or [])
+    return InputPathProvider(inputs, indicators, config["paths"], season_length=season_length, fallback=columns)
+
+
+def forecast_with(
+    config: dict[str, Any],
+    history: pl.DataFrame,
+    future: pl.DataFrame,
+    params: dict[str, Any],
+    *,
+    inputs: pl.DataFrame | None = None,
+    calibration: pl.DataFrame | None = None,
+) -> pl.DataFrame:
     """The forecast a logged model gives for ``future`` (rows name the series and periods) and ``params``."""
     settings = ForecastSettings.from_dict(config["settings"])
     entry = config["model"]
@@ -61,11 +90,12 @@ def forecast_with(config: dict[str, Any], history: pl.DataFrame, future: pl.Data
         fut = future.select(ID, pl.col(DS).cast(history.schema[DS]), *exog)
         future_exog = grid.join(fut, on=[ID, DS], how="left")
     else:
-        future_exog = make_provider(config.get("exog_providers") or {}).future(history, grid, exog)
+        future_exog = _provider(config, inputs, settings.season_length).future(history, grid, exog)
     model = model_factory(entry["kind"], entry["params"])
-    return forecast_frame(history, {entry["name"]: model}, h, settings, future_exog=future_exog).with_columns(
-        pl.lit(scenario).alias(SCENARIO)
-    )
+    fc = forecast_frame(history, {entry["name"]: model}, h, settings, future_exog=future_exog)
+    if calibration is not None and 0 < h <= int(config.get("calibration_h") or 0):
+        fc = calibrate_forecast(fc, calibration, settings, [entry["name"]])
+    return fc.with_columns(pl.lit(scenario).alias(SCENARIO))
 
 
 def signature(exog: list[str], h: int, level: list[int]) -> ModelSignature:
@@ -82,19 +112,25 @@ def signature(exog: list[str], h: int, level: list[int]) -> ModelSignature:
 
 
 def log_forecaster(
-    run_id: str, config: dict[str, Any], history: pl.DataFrame, params: dict[str, str] | None = None
+    run_id: str, config: dict[str, Any], frames: dict[str, pl.DataFrame], params: dict[str, str] | None = None
 ) -> str:
-    """Log one configured model with its training history under ``run_id`` (``params`` recorded on the logged
-    model); returns the model URI."""
+    """Log one configured model with its frames (``history``, and ``inputs``/``calibration`` when used) under
+    ``run_id`` (``params`` recorded on the logged model); returns the model URI."""
+    unknown = sorted(set(frames) - set(FRAMES))
+    if unknown or "history" not in frames:
+        raise ValueError(f"frames: expected history and optionally inputs, calibration; got {sorted(frames)}")
     with tempfile.TemporaryDirectory() as tmp:
-        cfg, hist = Path(tmp) / "config.json", Path(tmp) / "history.parquet"
-        cfg.write_text(json.dumps(config, indent=2, sort_keys=True))
-        history.write_parquet(hist, statistics=False)
+        cfg = Path(tmp) / "config.json"
+        cfg.write_text(json.dumps(config, indent=2, sort_keys=True, default=str))
+        artifacts = {"config": str(cfg)}
+        for key, frame in frames.items():
+            frame.write_parquet(Path(tmp) / f"{key}.parquet", statistics=False)
+            artifacts[key] = str(Path(tmp) / f"{key}.parquet")
         with mlflow.start_run(run_id=run_id):  # the logged model belongs to the run's experiment
             info = mlflow.pyfunc.log_model(
                 name="model",
                 python_model=GridcastModel(),
-                artifacts={"config": str(cfg), "history": str(hist)},
+                artifacts=artifacts,
                 signature=signature(config["settings"]["exog"], config["h"], config["settings"]["levels"]),
                 params=params,
                 # explicit requirements: inferring them imports and inspects the whole environment (slow)

@@ -6,6 +6,7 @@ KIND = "gridcast.kind"  # backtest or forecast
 SPEC = "gridcast.spec"  # the spec's name
 SPEC_HASH = "gridcast.spec_hash"
 DATA_DIGEST = "gridcast.data_digest"
+EVAL_HASH = "gridcast.eval_hash"  # what decides the scoring (experiments.inputs.spec.evaluation_hash)
 AS_OF = "gridcast.as_of"
 VERSION = "gridcast.version"
 SCENARIO = "gridcast.scenario"
