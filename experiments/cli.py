@@ -13,6 +13,7 @@ import click
 
 from experiments.inputs.spec import SpecError
 from experiments.tracking.client import TrackingError
+from experiments.tracking.promotion import PromotionError
 from features.errors import DataError
 from forecast.backtest import BacktestPlanError
 
@@ -33,6 +34,9 @@ class _Group(click.Group):
             return super().invoke(ctx)
         except (DataError, SpecError, BacktestPlanError) as exc:
             click.echo(f"gridcast: error: {exc}", err=True)
+            sys.exit(EXIT_BAD_INPUT)
+        except PromotionError as exc:
+            click.echo(f"gridcast: promote: {exc}", err=True)
             sys.exit(EXIT_BAD_INPUT)
         except TrackingError as exc:
             click.echo(f"gridcast: tracking unavailable (outputs kept): {exc}", err=True)
@@ -192,11 +196,21 @@ def compare(experiment: str, metric: str, config: Path | None, all_runs: bool) -
 @SPEC_URI
 @click.option("--name", help="Registered model name (default: the spec's, as tagged on the runs).")
 @click.option("--margin", type=float, help="Relative improvement needed to take @champion (default: the spec's).")
-def promote(experiment: str, metric: str, config: Path | None, name: str | None, margin: float | None) -> None:
-    """Register the best run's model; move @champion only if it beats the champion by the margin."""
+@click.option(
+    "--allow-different",
+    is_flag=True,
+    help="Compare runs scored on different data or evaluation settings (refused by default).",
+)
+def promote(
+    experiment: str, metric: str, config: Path | None, name: str | None, margin: float | None, allow_different: bool
+) -> None:
+    """Register the best run's model; move @champion only if it beats the champion by the margin.
+
+    Directions: errors (mase, crps, winkler-80 …) lower; coverage-<L> closest to L/100; bias closest to 0."""
     from experiments.tracking.promotion import promote as do_promote
 
-    click.echo(do_promote(_uri(config), experiment, metric, name=name, margin=margin).describe())
+    promotion = do_promote(_uri(config), experiment, metric, name=name, margin=margin, allow_different=allow_different)
+    click.echo(promotion.describe())
 
 
 @cli.command()

@@ -1,9 +1,17 @@
 """Comparing runs and promoting models in the MLflow registry with aliases (stages are deprecated).
 
-``promote`` takes the best child run of an experiment by a metric (lower is better), registers its logged model
-under the spec's registered-model name, and moves ``@champion`` only when it beats the current champion by the
-spec's relative margin; otherwise the new version becomes ``@challenger``. The decision and both numbers are
-returned, printed by the CLI and tagged on the model version.
+``promote`` takes the best child run of an experiment by a metric, registers its logged model under the spec's
+registered-model name, and moves ``@champion`` only when it beats the current champion by the spec's relative
+margin; otherwise the new version becomes ``@challenger``. The decision and both numbers are returned, printed by
+the CLI and tagged on the model version.
+
+Each metric has a direction (:func:`metric_loss`): MASE, sMAPE, CRPS, Winkler and the other errors are better
+lower; ``coverage-<L>`` is better the closer it is to L/100; ``bias`` the closer it is to 0.
+
+Runs compare only when they were scored alike: the same data (``gridcast.data_digest``) and evaluation
+(``gridcast.eval_hash``: target, backtest plan, levels and calibration). The candidates are the finished runs scored
+like the most recent one, and a champion scored differently is not compared with them: ``promote`` refuses and
+says why, unless ``allow_different`` is given.
 """
 
 from __future__ import annotations
@@ -39,6 +47,33 @@ class Promotion:
             f"{self.name} v{self.version} ({self.metric} {self.value:.4f}; champion {old}; margin "
             f"{self.margin:.1%}) -> @{self.alias} [run {self.run_id}]"
         )
+
+
+class PromotionError(ValueError):
+    """A promotion that cannot be decided as asked: an unknown metric, or runs that do not compare."""
+
+
+LOWER_IS_BETTER = ("mase", "smape", "owa", "mae", "rmse", "wape", "crps", "pinball", "winkler-", "brier-")
+
+
+def metric_loss(metric: str, value: float) -> float:
+    """The metric as a loss (lower is better): itself for errors, the distance to the nominal level for
+    ``coverage-<L>``, the absolute value for ``bias``; an unknown metric is an error."""
+    if metric.startswith("coverage-") and metric.removeprefix("coverage-").isdigit():
+        return abs(value - int(metric.removeprefix("coverage-")) / 100.0)
+    if metric == "bias":
+        return abs(value)
+    if metric in LOWER_IS_BETTER or metric.startswith(("winkler-", "brier-")):
+        return value
+    raise PromotionError(
+        f"metric {metric!r} has no known direction; use one of mase, smape, owa, mae, rmse, wape, crps, pinball, "
+        "bias, winkler-<L>, coverage-<L>, brier-<c>"
+    )
+
+
+def _scoring(run) -> tuple[str | None, str | None]:
+    tags = run.data.tags
+    return tags.get(TAG.DATA_DIGEST), tags.get(TAG.EVAL_HASH)
 
 
 def _client(uri: str):
@@ -90,34 +125,57 @@ def leaderboard(uri: str, experiment: str, metric: str = "mase", *, latest_only:
             f"metric {metric!r} not logged in {experiment!r}; logged: "
             + ", ".join(c for c in frame.columns if c not in ("model", "status", "run_id"))
         )
-    return frame.sort(metric, nulls_last=True)
+    metric_loss(metric, 0.0)
+    loss = pl.col(metric).map_elements(lambda v: metric_loss(metric, v), return_dtype=pl.Float64)
+    return frame.sort(loss, nulls_last=True)
 
 
 def promote(
-    uri: str, experiment: str, metric: str = "mase", *, name: str | None = None, margin: float | None = None
+    uri: str,
+    experiment: str,
+    metric: str = "mase",
+    *,
+    name: str | None = None,
+    margin: float | None = None,
+    allow_different: bool = False,
 ) -> Promotion:
     """Register the best run's model and move ``@champion`` or ``@challenger`` (see the module docstring)."""
+    metric_loss(metric, 0.0)  # an unknown metric fails before anything is read
     client = _client(uri)
     exp_id = _experiment_id(client, experiment)
     runs = client.search_runs(
         [exp_id],
         filter_string="tags.gridcast.model != '' and attributes.status = 'FINISHED'",
-        order_by=[f"metrics.{metric} ASC"],
-        max_results=200,
+        order_by=["attributes.start_time DESC"],
+        max_results=1000,
     )
     runs = [r for r in runs if metric in r.data.metrics]
     if not runs:
         raise TrackingError(f"no finished model run with metric {metric!r} in experiment {experiment!r}")
-    best = runs[0]
+    if not allow_different:
+        latest = _scoring(runs[0])
+        runs = [r for r in runs if _scoring(r) == latest]
+    best = min(runs, key=lambda r: (metric_loss(metric, float(r.data.metrics[metric])), -r.info.start_time))
     name = name or best.data.tags.get(TAG.REGISTERED_MODEL) or experiment
     margin = float(best.data.tags.get(TAG.PROMOTE_MARGIN, 0.0)) if margin is None else margin
     value = float(best.data.metrics[metric])
     current = _champion(client, name)
     if current is not None and current.run_id == best.info.run_id:  # nothing new: keep the registry as it is
         return Promotion(name, str(current.version), CHAMPION, metric, value, value, margin, best.info.run_id)
-    champion_value = _champion_value(client, current, metric)
+    champion_run = client.get_run(current.run_id) if current is not None else None
+    if champion_run is not None and not allow_different and _scoring(champion_run) != _scoring(best):
+        same_data = _scoring(champion_run)[0] == _scoring(best)[0]
+        what = "evaluation (target, backtest plan, levels or calibration)" if same_data else "data"
+        raise PromotionError(
+            f"@champion of {name!r} (v{current.version}, run {current.run_id}) was scored on different {what} than "
+            f"run {best.info.run_id}: their {metric} do not compare. Score the champion's model on the same data, "
+            "or pass --allow-different to compare anyway"
+        )
+    champion_value = None
+    if champion_run is not None and metric in champion_run.data.metrics:
+        champion_value = float(champion_run.data.metrics[metric])
     version = _register(uri, name, best)
-    better = champion_value is None or value < champion_value * (1.0 - margin)
+    better = champion_value is None or metric_loss(metric, value) < metric_loss(metric, champion_value) * (1.0 - margin)
     alias = CHAMPION if better else CHALLENGER
     client.set_registered_model_alias(name, alias, version)
     for key, val in {
@@ -150,10 +208,3 @@ def _champion(client, name: str):
         return client.get_model_version_by_alias(name, CHAMPION)
     except MlflowException:
         return None
-
-
-def _champion_value(client, version, metric: str) -> float | None:
-    if version is None:
-        return None
-    value = client.get_run(version.run_id).data.metrics.get(metric)
-    return None if value is None else float(value)
