@@ -137,11 +137,17 @@ def backtest(config: Path, out_root: Path, no_tracking: bool) -> None:
 @CONFIG
 @OUT
 @NO_TRACK
-def forecast(config: Path, out_root: Path, no_tracking: bool) -> None:
-    """Backtest to rank the models, then forecast ahead with each; writes out/<spec>/<as-of>/."""
+@click.option(
+    "--scenario",
+    "scenarios",
+    multiple=True,
+    help="Forecast only under these named scenarios of the spec (repeatable; baseline always runs). Default: all.",
+)
+def forecast(config: Path, out_root: Path, no_tracking: bool, scenarios: tuple[str, ...]) -> None:
+    """Backtest to rank the models, then forecast ahead with each under every scenario; writes out/<spec>/<as-of>/."""
     from experiments.jobs.run import run_job
 
-    _finish(run_job(config, kind="forecast", out_root=out_root, track=not no_tracking))
+    _finish(run_job(config, kind="forecast", out_root=out_root, track=not no_tracking, scenarios=list(scenarios)))
 
 
 def _finish(result: object) -> None:

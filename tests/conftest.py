@@ -54,6 +54,9 @@ def workdir(tmp_path: Path, small_demo: Path, monkeypatch: pytest.MonkeyPatch) -
     ):
         assert old in spec, f"the demo spec no longer has {old!r}: update the workdir fixture"
         spec = spec.replace(old, new)
+    # the what-if scenarios are tested on their own (tests/test_scenarios_job.py); here only the baseline runs
+    assert "\n[scenarios.surge]" in spec, "the demo spec no longer has its scenarios: update the workdir fixture"
+    spec = spec[: spec.index("\n# what-if scenarios")] + spec[spec.index("\n[sources.outages]") :]
     (tmp_path / "spec.toml").write_text(spec)
     monkeypatch.chdir(tmp_path)
     monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)

@@ -6,10 +6,10 @@ from collections.abc import Callable
 
 from experiments.inputs.dataset import Dataset
 from experiments.inputs.spec import ExperimentSpec, SpecError
-from forecast.exog import ExogProvider, make_provider
+from forecast.exog import DEFAULT_SCENARIO, ExogProvider, make_provider
 from forecast.models.base import Forecaster
 from forecast.models.registry import model_factory
-from forecast.scenarios import InputPathProvider
+from forecast.scenarios import BASELINE, InputPathProvider
 from forecast.settings import BacktestPlan, ForecastSettings
 
 
@@ -37,20 +37,34 @@ def forecast_settings(spec: ExperimentSpec) -> ForecastSettings:
     )
 
 
-def exog_provider(spec: ExperimentSpec, data: Dataset, *, oracle: bool = False) -> ExogProvider:
-    """How the spec's inputs continue after a cutoff: with ``[paths]``, raw inputs extended by their paths and the
-    indicators recomputed (:class:`~forecast.scenarios.InputPathProvider`; columns it cannot derive use
-    ``exog_providers``); without, each column carried by its ``exog_providers`` entry. ``oracle`` (a backtest with
-    ``oracle_exog = true``) reads the true future instead."""
+def scenario_names(spec: ExperimentSpec) -> list[str]:
+    """The scenarios a forecast job runs: ``baseline`` (the spec's ``[paths]``) then each ``[scenarios.<name>]``;
+    a spec without paths has one, the column providers' ``last_value``."""
+    return [BASELINE, *spec.scenarios] if spec.paths else [DEFAULT_SCENARIO]
+
+
+def exog_provider(
+    spec: ExperimentSpec, data: Dataset, *, oracle: bool = False, scenario: str | None = None
+) -> ExogProvider:
+    """How the spec's inputs continue after a cutoff: with ``[paths]``, raw inputs extended by their paths (those of
+    ``scenario`` override them) and the indicators recomputed (:class:`~forecast.scenarios.InputPathProvider`;
+    columns it cannot derive use ``exog_providers``); without, each column carried by its ``exog_providers`` entry.
+    ``oracle`` (a backtest with ``oracle_exog = true``) reads the true future instead."""
     columns = make_provider(dict(spec.exog_providers), oracle_exog=oracle, full=data.frame)
     if oracle or not spec.paths or data.inputs is None:
         return columns
+    overrides = spec.scenarios.get(scenario, {}) if scenario not in (None, BASELINE) else {}
+    key = "paths" if not overrides else f"scenarios.{scenario}"
     try:
         return InputPathProvider(
-            data.inputs, data.indicators, spec.paths, season_length=spec.season_length, fallback=columns
+            data.inputs,
+            data.indicators,
+            {**spec.paths, **overrides},
+            season_length=spec.season_length,
+            fallback=columns,
         )
     except ValueError as exc:
-        raise SpecError(spec.path, "paths", str(exc).removeprefix("paths: ")) from None
+        raise SpecError(spec.path, key, str(exc).removeprefix("paths: ")) from None
 
 
 def build_models(spec: ExperimentSpec) -> dict[str, Callable[[], Forecaster]]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import tomllib
 from dataclasses import dataclass
 from datetime import date
@@ -19,6 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError,
 
 from experiments.inputs.sources import SOURCE_CLASS_TAGS, SourceSpec
 from features.contract import DAILY, HOURLY, Bounds
+from forecast.scenarios import BASELINE
 from forecast.scenarios.paths import make_path
 
 
@@ -130,6 +132,8 @@ class ExperimentSpec(_Strict):
     # how each raw input continues after a cutoff (forecast.scenarios.paths); when given, indicators are recomputed
     # over history + path instead of being carried forward by exog_providers
     paths: dict[str, str | dict[str, Any]] = Field(default_factory=dict)
+    # named what-if scenarios: each overrides some raw inputs' paths (the spec's own [paths] are "baseline")
+    scenarios: dict[str, dict[str, str | dict[str, Any]]] = Field(default_factory=dict)
     models: dict[str, dict[str, Any]]
     fallback: str = "seasonal_naive"
     backtest: BacktestSpec | None = None
@@ -148,6 +152,15 @@ class ExperimentSpec(_Strict):
             raise ValueError(f"exog_providers names {unknown[0]!r}, which is not in exog")
         for column, path in self.paths.items():
             make_path(path, key=f"paths.{column}")
+        if self.scenarios and not self.paths:
+            raise ValueError("scenarios need [paths]: a scenario overrides how some raw inputs continue")
+        for name, paths in self.scenarios.items():
+            if not re.fullmatch(r"[a-z][a-z0-9_]*", name) or name == BASELINE:
+                raise ValueError(f"scenarios.{name}: a name of lower-case letters, digits and _, not {BASELINE!r}")
+            if not paths:
+                raise ValueError(f"scenarios.{name}: name at least one raw input and its path")
+            for column, path in paths.items():
+                make_path(path, key=f"scenarios.{name}.{column}")
         if self.start and self.end and self.start >= self.end:
             raise ValueError(f"start ({self.start}) must be before end ({self.end})")
         if self.freq == HOURLY and any(s.daily_only for s in self.sources.values()):

@@ -11,7 +11,7 @@ import polars as pl
 
 from experiments.inputs.dataset import Dataset
 from experiments.inputs.spec import ExperimentSpec, spec_hash
-from features.contract import FALLBACK, ID, MODEL
+from features.contract import FALLBACK, ID, MODEL, SCENARIO
 from forecast.exog import DEFAULT_SCENARIO
 
 
@@ -32,6 +32,11 @@ class JobFrames:
         frame = self.forecast if self.forecast is not None else self.backtest
         assert frame is not None
         return frame
+
+    @property
+    def scenarios(self) -> list[str]:
+        """The scenarios the job forecast under (the backtest's, for a backtest job), base first."""
+        return _scenarios(self.files())
 
     def files(self) -> dict[str, pl.DataFrame | None]:
         """Output file name → frame."""
@@ -89,6 +94,15 @@ def leaderboard(overall: pl.DataFrame | None, produced: pl.DataFrame) -> pl.Data
     )
 
 
+def _scenarios(frames: dict[str, pl.DataFrame | None]) -> list[str]:
+    """The scenarios in the forecast (else the backtest), in their order of appearance."""
+    frame = frames.get("forecast.parquet")
+    frame = frame if frame is not None else frames.get("backtest.parquet")
+    if frame is None or SCENARIO not in frame.columns:
+        return [DEFAULT_SCENARIO]
+    return frame.get_column(SCENARIO).unique(maintain_order=True).to_list()
+
+
 def write_outputs(
     folder: Path, spec: ExperimentSpec, data: Dataset, frames: dict[str, pl.DataFrame | None], board: pl.DataFrame
 ) -> dict[str, Path]:
@@ -110,7 +124,7 @@ def write_outputs(
         "inputs": data.digests,
         "data_digest": data.digest,
         "models": list(spec.models),
-        "scenario": DEFAULT_SCENARIO,
+        "scenarios": _scenarios(frames),
         "gridcast_version": version("gridcast"),
         "files": sorted(files),
     }

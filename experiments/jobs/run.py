@@ -20,20 +20,21 @@ import polars as pl
 
 from experiments.atomic import publish_folder, temp_sibling
 from experiments.inputs.dataset import Dataset, load_dataset
-from experiments.inputs.settings import build_models, exog_provider, forecast_settings
-from experiments.inputs.spec import ExperimentSpec, load_spec
+from experiments.inputs.settings import build_models, exog_provider, forecast_settings, scenario_names
+from experiments.inputs.spec import ExperimentSpec, SpecError, load_spec
 from experiments.jobs.outputs import JobFrames, failures, leaderboard, stable, write_outputs
 from experiments.text import table
-from features.contract import SCENARIO
+from features.contract import DS, ID, MEAN, MODEL, SCENARIO
 from forecast.backtest import backtest
 from forecast.calibration import calibrate_backtest, calibrate_forecast
 from forecast.core import forecast_frame, future_grid
-from forecast.exog import DEFAULT_SCENARIO
+from forecast.exog import ExogProvider
 from forecast.metrics import evaluate
 from forecast.output.quantiles import INTERVAL_NOTE
 from forecast.settings import ForecastSettings
 
 Kind = Literal["backtest", "forecast"]
+DELTA_MEAN = "delta_mean"  # a scenario's mean minus the base scenario's
 
 
 @dataclass
@@ -70,12 +71,24 @@ class JobResult:
         return "\n".join(lines)
 
 
-def run_job(config: str | Path, *, kind: Kind, out_root: str | Path = "out", track: bool = True) -> JobResult:
-    """Run a backtest or forecast job from a spec file; see the module docstring for the order of work."""
+def run_job(
+    config: str | Path,
+    *,
+    kind: Kind,
+    out_root: str | Path = "out",
+    track: bool = True,
+    scenarios: list[str] | None = None,
+) -> JobResult:
+    """Run a backtest or forecast job from a spec file; see the module docstring for the order of work.
+
+    A forecast job forecasts under every scenario of the spec (``baseline``, its ``[paths]``, then each
+    ``[scenarios.<name>]``), or under ``scenarios`` (names; ``baseline`` always runs, the others are its what-ifs)."""
     spec = load_spec(config)
+    wanted = _scenarios(spec, scenarios)
     data = load_dataset(spec)  # every DataError surfaces here, before anything is written
     settings = forecast_settings(spec)
-    frames = _compute(spec, data, settings, kind)
+    providers = {name: exog_provider(spec, data, scenario=name) for name in wanted}  # bad paths fail here too
+    frames = _compute(spec, data, settings, kind, providers)
     failed, all_failed = failures(frames.rows, list(spec.models))
     board = leaderboard(frames.overall, frames.rows)
     as_of = str(data.as_of)
@@ -93,10 +106,25 @@ def run_job(config: str | Path, *, kind: Kind, out_root: str | Path = "out", tra
     return result
 
 
-def _compute(spec: ExperimentSpec, data: Dataset, settings: ForecastSettings, kind: Kind) -> JobFrames:
-    """The backtest (intervals calibrated, then scored) when the spec has a plan, and the forecast for a forecast
-    job (intervals calibrated on the same backtest). Where calibration is impossible the models' own intervals are
-    kept and ``interval_note`` says why (in the frames and the job's report)."""
+def _scenarios(spec: ExperimentSpec, asked: list[str] | None) -> list[str]:
+    """The scenario names to run, the base one first; an unknown name is a spec error naming the known ones."""
+    names = scenario_names(spec)
+    if not asked:
+        return names
+    unknown = [a for a in asked if a not in names]
+    if unknown:
+        raise SpecError(spec.path, "scenarios", f"no scenario {unknown[0]!r}; the spec has {', '.join(names)}")
+    return [names[0], *[n for n in names[1:] if n in asked]]
+
+
+def _compute(
+    spec: ExperimentSpec, data: Dataset, settings: ForecastSettings, kind: Kind, providers: dict[str, ExogProvider]
+) -> JobFrames:
+    """The backtest (intervals calibrated, then scored; under the base scenario) when the spec has a plan, and the
+    forecast under every scenario of ``providers`` for a forecast job (intervals calibrated on the same backtest).
+    Where calibration is impossible the models' own intervals are kept and ``interval_note`` says why (in the frames
+    and the job's report)."""
+    base = next(iter(providers))
     models = build_models(spec)
     names = list(models)
     out = JobFrames()
@@ -104,12 +132,12 @@ def _compute(spec: ExperimentSpec, data: Dataset, settings: ForecastSettings, ki
     conformal = settings.intervals == "conformal"
     if settings.backtest is not None:
         assert spec.backtest is not None
-        provider = exog_provider(spec, data, oracle=spec.backtest.oracle_exog)
+        provider = exog_provider(spec, data, oracle=True) if spec.backtest.oracle_exog else providers[base]
         raw = backtest(data.frame, models, settings, exog_provider=provider)
         scored = raw
         if conformal:
             scored, out.interval_note = calibrate_backtest(raw, settings, names)
-        out.backtest = _noted(scored, out.interval_note).with_columns(pl.lit(DEFAULT_SCENARIO).alias(SCENARIO))
+        out.backtest = _noted(scored, out.interval_note).with_columns(pl.lit(base).alias(SCENARIO))
         naive2 = next((e.name for e in spec.model_entries() if e.kind == "naive2"), None)  # the OWA reference
         scores = evaluate(out.backtest, data.frame, spec.season_length, naive2=naive2)
         out.per_series, out.per_step, out.overall = (stable(scores[k]) for k in ("per_series", "per_step", "overall"))
@@ -118,18 +146,31 @@ def _compute(spec: ExperimentSpec, data: Dataset, settings: ForecastSettings, ki
     if kind == "forecast":
         h = spec.forecast.h
         grid = future_grid(data.frame, h, spec.freq)
-        future = exog_provider(spec, data).future(data.frame, grid, data.exog)
         # a backtest covering the horizon calibrates the intervals of models without their own (window_average)
         covers = raw is not None and settings.backtest is not None and settings.backtest.h >= h
-        fc = forecast_frame(data.frame, models, h, settings, future_exog=future, calibration=raw if covers else None)
-        if conformal and raw is not None and out.interval_note is None:
-            if covers:
+        if conformal and raw is not None and out.interval_note is None and not covers:
+            bt_h = settings.backtest.h if settings.backtest else 0
+            out.interval_note = f"model intervals, not calibrated: backtest h = {bt_h} is shorter than h = {h}"
+        parts = []
+        for name, provider in providers.items():
+            future = provider.future(data.frame, grid, data.exog)
+            fc = forecast_frame(
+                data.frame, models, h, settings, future_exog=future, calibration=raw if covers else None
+            )
+            if conformal and raw is not None and out.interval_note is None:
                 fc = calibrate_forecast(fc, raw, settings, names)
-            else:
-                bt_h = settings.backtest.h if settings.backtest else 0
-                out.interval_note = f"model intervals, not calibrated: backtest h = {bt_h} is shorter than h = {h}"
-        out.forecast = _noted(fc, out.interval_note).with_columns(pl.lit(DEFAULT_SCENARIO).alias(SCENARIO))
+            parts.append(_noted(fc, out.interval_note).with_columns(pl.lit(name).alias(SCENARIO)))
+        out.forecast = _against_base(pl.concat(parts, how="diagonal_relaxed"), base)
     return out
+
+
+def _against_base(frame: pl.DataFrame, base: str) -> pl.DataFrame:
+    """``frame`` with ``delta_mean``: each row's mean minus the base scenario's for the same model, series and ds
+    (0 on the base rows)."""
+    keys = [MODEL, ID, DS]
+    ref = frame.filter(pl.col(SCENARIO) == base).select(*keys, pl.col(MEAN).alias("_base"))
+    joined = frame.join(ref, on=keys, how="left", maintain_order="left")
+    return joined.with_columns((pl.col(MEAN) - pl.col("_base")).alias(DELTA_MEAN)).drop("_base")
 
 
 def _noted(frame: pl.DataFrame, note: str | None) -> pl.DataFrame:

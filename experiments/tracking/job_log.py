@@ -37,6 +37,7 @@ from experiments.jobs.outputs import JobFrames
 from experiments.tracking import tags as TAG
 from experiments.tracking.client import Run, Tracker, TrackingError, flatten, git_commit, resolve_uri
 from features.contract import CUTOFF, DS, FALLBACK, ID, MEAN, MODEL, Y
+from features.contract import SCENARIO as SCENARIO_COL
 from forecast.exog import DEFAULT_SCENARIO
 from forecast.settings import ForecastSettings
 
@@ -110,7 +111,7 @@ def track_job(job: JobRef, spec: ExperimentSpec, data: Dataset, out: JobFrames) 
     return outcome
 
 
-def job_tags(job: JobRef, spec: ExperimentSpec, data: Dataset) -> dict[str, str]:
+def job_tags(job: JobRef, spec: ExperimentSpec, data: Dataset, scenarios: list[str]) -> dict[str, str]:
     """The parent run's tags (every child run carries them too)."""
     return {
         TAG.KIND: job.kind,
@@ -120,7 +121,7 @@ def job_tags(job: JobRef, spec: ExperimentSpec, data: Dataset) -> dict[str, str]
         TAG.EVAL_HASH: evaluation_hash(spec),
         TAG.AS_OF: job.as_of,
         TAG.VERSION: version("gridcast"),
-        TAG.SCENARIO: DEFAULT_SCENARIO,
+        TAG.SCENARIO: ",".join(scenarios),
         TAG.REGISTERED_MODEL: spec.tracking.registered_model or spec.name,
         TAG.PROMOTE_MARGIN: str(spec.tracking.promote_margin),
         TAG.SOURCE_GIT_COMMIT: git_commit(),
@@ -154,7 +155,7 @@ def _log_job(
     from experiments.tracking.plots import start_rendering
 
     mlflow.set_tracking_uri(tracker.uri)
-    tags, params = job_tags(job, spec, data), job_params(spec, data)
+    tags, params = job_tags(job, spec, data, out.scenarios), job_params(spec, data)
     charts: list[Chart] = []
     with tempfile.TemporaryDirectory(prefix="gridcast-tracking-") as scratch:
         root = Path(scratch)
@@ -267,6 +268,7 @@ def logged_model_config(
         "h": spec.forecast.h,
         "exog_providers": dict(spec.exog_providers),
         "paths": dict(spec.paths),
+        "scenarios": {name: dict(paths) for name, paths in spec.scenarios.items()},
         "indicators": [ind.to_dict() for ind in data.indicators],
         "calibration_h": plan.h if calibrated and plan is not None else 0,
     }
@@ -345,6 +347,8 @@ def _fan_charts(spec: ExperimentSpec, data: Dataset, out: JobFrames, name: str, 
     if not spec.tracking.max_fan_charts:
         return []
     rows = out.rows.filter(pl.col(MODEL) == name)
+    if SCENARIO_COL in rows.columns:  # the base scenario's band (the what-ifs are in the forecast table)
+        rows = rows.filter(pl.col(SCENARIO_COL) == rows.get_column(SCENARIO_COL).first())
     if out.forecast is None:
         rows = rows.filter(pl.col("cutoff") == pl.col("cutoff").max())
     folder.mkdir()

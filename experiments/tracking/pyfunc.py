@@ -29,11 +29,10 @@ from forecast.calibration import calibrate_forecast
 from forecast.core import forecast_frame, future_grid
 from forecast.exog import DEFAULT_SCENARIO, ExogProvider, make_provider
 from forecast.models.registry import model_factory
-from forecast.scenarios import InputPathProvider
+from forecast.scenarios import BASELINE, InputPathProvider
 from forecast.settings import ForecastSettings
 
 FRAMES = ("history", "inputs", "calibration")
-SCENARIOS = (DEFAULT_SCENARIO,)  # named scenarios arrive with DESIGN §6
 
 
 class GridcastModel(mlflow.pyfunc.PythonModel):
@@ -55,12 +54,20 @@ class GridcastModel(mlflow.pyfunc.PythonModel):
         ).to_pandas()
 
 
-def _provider(config: dict[str, Any], inputs: pl.DataFrame | None, season_length: int) -> ExogProvider:
+def _provider(config: dict[str, Any], inputs: pl.DataFrame | None, season_length: int, scenario: str) -> ExogProvider:
     columns = make_provider(config.get("exog_providers") or {})
     if not config.get("paths") or inputs is None:
         return columns
     indicators = validate_indicator_specs(config.get("indicators") or [])
-    return InputPathProvider(inputs, indicators, config["paths"], season_length=season_length, fallback=columns)
+    paths = {**config["paths"], **(config.get("scenarios") or {}).get(scenario, {})}
+    return InputPathProvider(inputs, indicators, paths, season_length=season_length, fallback=columns)
+
+
+def scenarios_of(config: dict[str, Any]) -> list[str]:
+    """The scenarios a logged model forecasts under: ``baseline`` and the spec's named ones when it has paths."""
+    if not config.get("paths"):
+        return [DEFAULT_SCENARIO]
+    return [BASELINE, *(config.get("scenarios") or {})]
 
 
 def forecast_with(
@@ -78,9 +85,12 @@ def forecast_with(
     h = int(params.get("h") or config["h"])
     if params.get("level"):
         settings = settings.replace(levels=tuple(int(v) for v in params["level"]))
-    scenario = params.get("scenario") or DEFAULT_SCENARIO
-    if scenario not in SCENARIOS:
-        raise ValueError(f"scenario {scenario!r} unknown; available: {', '.join(SCENARIOS)}")
+    known = scenarios_of(config)
+    scenario = params.get("scenario") or known[0]
+    if scenario == DEFAULT_SCENARIO:  # the signature's default: the model's base scenario
+        scenario = known[0]
+    if scenario not in known:
+        raise ValueError(f"scenario {scenario!r} unknown; available: {', '.join(known)}")
     exog = list(settings.exog)
     if future.height and ID in future.columns:
         history = history.filter(pl.col(ID).is_in(future[ID].unique().to_list()))
@@ -90,7 +100,7 @@ def forecast_with(
         fut = future.select(ID, pl.col(DS).cast(history.schema[DS]), *exog)
         future_exog = grid.join(fut, on=[ID, DS], how="left")
     else:
-        future_exog = _provider(config, inputs, settings.season_length).future(history, grid, exog)
+        future_exog = _provider(config, inputs, settings.season_length, scenario).future(history, grid, exog)
     model = model_factory(entry["kind"], entry["params"])
     fc = forecast_frame(history, {entry["name"]: model}, h, settings, future_exog=future_exog)
     if calibration is not None and 0 < h <= int(config.get("calibration_h") or 0):

@@ -24,6 +24,8 @@ data), plus the last anomaly decaying at the series' own lag-1 autocorrelation �
 
 With less than a year of history there is no climatology and the path is the baseline.
 
+``cold_snap`` — the climatology path ``delta`` °C colder on the first ``days`` periods (a what-if for temperature).
+
 Units: those of the input. All paths are deterministic functions of the history (no randomness).
 """
 
@@ -186,7 +188,29 @@ class Climatology(InputPath):
         return clim + anomaly[-1] * phi ** np.arange(1, future_ds.size + 1)
 
 
-PATHS: Mapping[str, type[InputPath]] = {cls.name: cls for cls in (Baseline, Scaled, Zero, LastValue, Climatology)}
+@dataclass(frozen=True)
+class ColdSnap(Climatology):
+    """The :class:`Climatology` path ``delta`` degrees colder on the first ``days`` periods after the cutoff."""
+
+    name: ClassVar[str] = "cold_snap"
+    delta: float = 8.0
+    days: int = 7
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if isinstance(self.delta, bool) or not isinstance(self.delta, int | float) or not self.delta >= 0:
+            raise ValueError(f"cold_snap delta: expected degrees >= 0, got {self.delta!r}")
+        if isinstance(self.days, bool) or not isinstance(self.days, int) or self.days < 1:
+            raise ValueError(f"cold_snap days: expected an integer >= 1, got {self.days!r}")
+
+    def extend(self, ds: np.ndarray, x: np.ndarray, future_ds: np.ndarray, season_length: int) -> np.ndarray:
+        base = super().extend(ds, x, future_ds, season_length)
+        return base - np.where(np.arange(future_ds.size) < self.days, float(self.delta), 0.0)
+
+
+PATHS: Mapping[str, type[InputPath]] = {
+    cls.name: cls for cls in (Baseline, Scaled, Zero, LastValue, Climatology, ColdSnap)
+}
 """Paths selectable by name in a spec."""
 
 
