@@ -121,7 +121,10 @@ def test_promote_and_load_champion_gives_the_in_process_numbers(server: str, tra
     assert mv.tags["gridcast.decision"] == "champion"
     mlflow.set_tracking_uri(server)
     model = mlflow.pyfunc.load_model("models:/demo@champion")
-    expected = tracked["forecast"].filter(pl.col("model") == board["model"][0])
+    # the pyfunc's default scenario is the job's base one (the shipped demo spec adds three what-ifs)
+    rows = tracked["forecast"].filter(pl.col("model") == board["model"][0])
+    assert rows["scenario"].unique(maintain_order=True).to_list() == ["baseline", "surge", "ceasefire", "cold_snap"]
+    expected = rows.filter(pl.col("scenario") == "baseline")
     future = expected.select("unique_id", "ds").unique().sort("unique_id", "ds").to_pandas()
     got = pl.from_pandas(model.predict(future, params={"h": 14, "level": [80, 95]}))
     cols = ["mean", "lo-80", "hi-80", "lo-95", "hi-95"]
