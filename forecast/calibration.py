@@ -29,11 +29,12 @@ from collections.abc import Mapping, Sequence
 
 import polars as pl
 
-from features.contract import CUTOFF, ID, MODEL
-from forecast.conformal import WINDOW, conformal_backtest, conformal_per_model
+from features.contract import ID, MODEL
+from forecast.conformal import conformal_backtest, conformal_per_model
 from forecast.output.bounds import TransformLike
 from forecast.output.quantiles import INTERVAL_NOTE
 from forecast.settings import ForecastSettings
+from forecast.windows import WINDOW, window_count, with_window
 
 CALIBRATION_NOTE = "calibration window"
 _PREFIXES = ("lo-", "hi-", "q-", "p_exceed-")
@@ -71,10 +72,6 @@ def _span(n_series: int, settings: ForecastSettings) -> int:
     return max(windows_needed(n_series, settings.levels), settings.calibration_windows or 0)
 
 
-def _windows(frame: pl.DataFrame) -> pl.DataFrame:
-    return frame.with_columns(pl.col(CUTOFF).rank("dense").over(ID).cast(pl.Int64).sub(1).alias(WINDOW))
-
-
 def too_short_note(n_windows: int, needed: int) -> str | None:
     """The ``interval_note`` of a backtest too short to calibrate (None when it is long enough)."""
     if n_windows > needed:
@@ -93,8 +90,8 @@ def calibrate_backtest(
     n_series = backtest_df.get_column(ID).n_unique()
     lag = _overlap(settings)
     needed = windows_needed(n_series, settings.levels) + lag
-    framed = _windows(backtest_df)
-    n_windows = int(framed.get_column(WINDOW).max() or 0) + 1
+    framed = with_window(backtest_df)
+    n_windows = window_count(framed)
     note = too_short_note(n_windows, needed)
     if note is not None:
         return backtest_df, note
@@ -130,7 +127,7 @@ def calibrate_forecast(
 ) -> pl.DataFrame:
     """Replace every named model's forecast intervals by conformal ones calibrated on its last windows."""
     span = _span(backtest_df.get_column(ID).n_unique(), settings)
-    framed = _windows(backtest_df)
+    framed = with_window(backtest_df)
     last = framed.get_column(WINDOW).max() or 0
     recent = framed.filter(pl.col(WINDOW) > int(last) - span).drop(WINDOW)
     transforms: Mapping[str, TransformLike] = score_transforms(settings, names)

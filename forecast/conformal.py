@@ -41,10 +41,10 @@ from forecast.output.quantiles import (
     quantile_level,
 )
 from forecast.output.request import check_levels
+from forecast.windows import WINDOW, earlier_windows
 
 STEP = "step"
 SCORE = "score"
-WINDOW = "window"
 _ORDER = "_cf_order"
 _PREFIXES = ("lo-", "hi-", "q-", "p_exceed-")
 
@@ -186,29 +186,18 @@ def conformal_backtest(
         raise ValueError(f"max_windows: expected None or an integer >= 1, got {max_windows!r}")
     if max_windows is not None and max_windows < 1:
         raise ValueError(f"max_windows: expected None or an integer >= 1, got {max_windows!r}")
-    if CUTOFF not in backtest_df.columns:
-        raise ValueError("backtest_df: missing column cutoff")
-    bt = backtest_df.with_columns(pl.col(CUTOFF).rank("dense").over(ID).cast(pl.Int64).sub(1).alias(WINDOW))
-    n_windows = int(bt.get_column(WINDOW).max() or 0) + 1
-    if n_windows <= min_windows:
-        raise ValueError(f"min_windows: {min_windows} leaves no window to score out of {n_windows}")
-    parts = []
-    for w in range(min_windows, n_windows):
-        target = bt.filter(pl.col(WINDOW) == w)
-        first = max(0, w - max_windows) if max_windows is not None else 0
-        known = target.get_column(CUTOFF).min()
-        calib = bt.filter(pl.col(WINDOW).is_between(first, w - 1) & (pl.col(DS) <= known))
-        parts.append(
-            conformal_intervals(
-                calib.drop(WINDOW),
-                target,
-                level,
-                quantiles=quantiles,
-                thresholds=thresholds,
-                bounds=bounds,
-                transform=transform,
-            )
-        )
+    parts = [
+        conformal_intervals(
+            calib,
+            target,
+            level,
+            quantiles=quantiles,
+            thresholds=thresholds,
+            bounds=bounds,
+            transform=transform,
+        ).with_columns(pl.lit(w, dtype=pl.Int64).alias(WINDOW))
+        for w, target, calib in earlier_windows(backtest_df, min_windows, max_windows)
+    ]
     return pl.concat(parts, how="vertical")
 
 

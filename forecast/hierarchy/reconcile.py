@@ -37,10 +37,11 @@ from forecast.hierarchy.covariance import DEFAULT_RIDGE, shrunk_covariance
 from forecast.hierarchy.projection import bottom_up_matrix, mint_matrix
 from forecast.hierarchy.structure import Hierarchy
 from forecast.output.quantiles import INTERVAL_NOTE
+from forecast.windows import earlier_windows
 
 METHODS = ("bottom_up", "mint_shrink")
 DROPPED_PREFIXES = ("lo-", "hi-", "q-", "p_exceed-")
-_ORDER, _NEW, _WINDOW = "_rc_order", "_rc_mean", "_rc_window"
+_ORDER, _NEW = "_rc_order", "_rc_mean"
 
 
 def reconcile(
@@ -151,8 +152,8 @@ def reconcile_backtest(
     """Reconcile a :func:`forecast.backtest.backtest` frame of every id of ``hierarchy`` without look-ahead.
 
     ``"bottom_up"`` needs no residuals and reconciles every window. ``"mint_shrink"`` reconciles window ``w ≥
-    min_windows`` (windows numbered per series by cutoff, 0 = oldest, as :func:`forecast.conformal
-    .conformal_backtest` does) with the residuals of windows ``max(0, w − max_windows) … w − 1`` whose truth was
+    min_windows`` (windows numbered per series by cutoff, 0 = oldest: :func:`forecast.windows.earlier_windows`)
+    with the residuals of windows ``max(0, w − max_windows) … w − 1`` whose truth was
     known at window ``w``'s earliest cutoff (``ds ≤`` it); the earlier windows only give residuals and are left
     out. The result has the columns of :func:`reconcile`.
     """
@@ -164,27 +165,18 @@ def reconcile_backtest(
         raise ValueError("reconcile_backtest: backtest_df needs columns cutoff and y")
     if method == "bottom_up":
         return reconcile(backtest_df, hierarchy, method, bounds=bounds, rename=rename)
-    bt = backtest_df.with_columns(pl.col(CUTOFF).rank("dense").over(ID).cast(pl.Int64).sub(1).alias(_WINDOW))
-    n_windows = int(bt.get_column(_WINDOW).max() or 0) + 1
-    if n_windows <= min_windows:
-        raise ValueError(f"min_windows: {min_windows} leaves no window to reconcile out of {n_windows}")
-    parts = []
-    for w in range(min_windows, n_windows):
-        target = bt.filter(pl.col(_WINDOW) == w)
-        first = 0 if max_windows is None else max(0, w - max_windows)
-        known = target.get_column(CUTOFF).min()
-        calib = bt.filter(pl.col(_WINDOW).is_between(first, w - 1) & (pl.col(DS) <= known))
-        parts.append(
-            reconcile(
-                target.drop(_WINDOW),
-                hierarchy,
-                method,
-                residuals=calib.drop(_WINDOW),
-                bounds=bounds,
-                ridge=ridge,
-                rename=rename,
-            )
+    parts = [
+        reconcile(
+            target,
+            hierarchy,
+            method,
+            residuals=calib,
+            bounds=bounds,
+            ridge=ridge,
+            rename=rename,
         )
+        for _, target, calib in earlier_windows(backtest_df, min_windows, max_windows, purpose="reconcile")
+    ]
     return pl.concat(parts, how="vertical")
 
 

@@ -101,21 +101,19 @@ class Baseline(InputPath):
 
 
 @dataclass(frozen=True)
-class Scaled(InputPath):
+class Scaled(Baseline):
     """``factor`` × the :class:`Baseline` (``factor`` ≥ 0): ``scaled`` with factor 2 doubles the recent tempo."""
 
     name: ClassVar[str] = "scaled"
     factor: float = 1.0
-    window: int = 28
-    pattern_window: int = 84
 
     def __post_init__(self) -> None:
+        super().__post_init__()
         if isinstance(self.factor, bool) or not isinstance(self.factor, int | float) or not self.factor >= 0:
             raise ValueError(f"scaled factor: expected a number >= 0, got {self.factor!r}")
 
     def extend(self, ds: np.ndarray, x: np.ndarray, future_ds: np.ndarray, season_length: int) -> np.ndarray:
-        base = Baseline(self.window, self.pattern_window).extend(ds, x, future_ds, season_length)
-        return float(self.factor) * base
+        return float(self.factor) * super().extend(ds, x, future_ds, season_length)
 
 
 @dataclass(frozen=True)

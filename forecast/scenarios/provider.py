@@ -52,7 +52,7 @@ class InputPathProvider:
             raise ValueError(f"paths: {unknown[0]!r} is not a raw input column; they are: {', '.join(self.raw)}")
         self.indicators = list(indicators)
         self.paths = {c: make_path(p, key=f"paths.{c}") for c, p in (paths or {}).items()}
-        self.default = make_path(default, key="paths default") if not isinstance(default, InputPath) else default
+        self.default = make_path(default, key="paths default")
         self.season_length = int(season_length)
         self.fallback = fallback if fallback is not None else LastValueProvider()
         self.derived = {*self.raw, *(ind.output for ind in self.indicators)}
