@@ -1,25 +1,38 @@
 """The ``gridcast`` command line.
 
-Exit codes: 0 ok; 2 bad input data or spec (nothing written); 3 tracking store unavailable (outputs kept);
-4 every model failed; 5 another job holds the lock; 6 stale inputs (5 and 6 are reserved for the jobs issue).
+Exit codes (also in ``gridcast --help``): 0 ok; 2 bad input data or spec (nothing written); 3 tracking store
+unavailable (outputs kept); 4 every model failed; 5 another job holds the output folder's lock; 6 an input feed
+is older than its ``max_age`` and the spec says ``stale = "fail"``.
 """
 
 from __future__ import annotations
 
 import sys
+from datetime import datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from experiments.inputs.spec import SpecError
+from experiments.jobs.lock import LockHeld
 from experiments.tracking.client import TrackingError
 from experiments.tracking.promotion import PromotionError
 from features.errors import DataError
 from forecast.backtest import BacktestPlanError
 
+if TYPE_CHECKING:
+    from experiments.jobs.log import JobLog
+
 EXIT_BAD_INPUT = 2
 EXIT_TRACKING = 3
 EXIT_ALL_FAILED = 4
+EXIT_LOCKED = 5
+EXIT_STALE = 6
+
+EXIT_CODES = """Exit codes: 0 ok; 2 bad input data or spec (nothing written); 3 tracking store unavailable (outputs
+kept); 4 every model failed; 5 another job holds the output folder's lock; 6 an input feed is stale and its spec
+says stale = "fail"."""
 
 
 class AllModelsFailed(RuntimeError):
@@ -44,6 +57,9 @@ class _Group(click.Group):
         except AllModelsFailed as exc:
             click.echo(f"gridcast: every model failed: {exc}", err=True)
             sys.exit(EXIT_ALL_FAILED)
+        except LockHeld as exc:
+            click.echo(f"gridcast: {exc}", err=True)
+            sys.exit(EXIT_LOCKED)
 
 
 CONFIG = click.option(
@@ -55,7 +71,7 @@ OUT = click.option(
 NO_TRACK = click.option("--no-tracking", is_flag=True, help="Do not log to MLflow (outputs only).")
 
 
-@click.group(cls=_Group)
+@click.group(cls=_Group, epilog=EXIT_CODES)
 @click.version_option(package_name="gridcast")
 def cli() -> None:
     """gridcast: forecasts of energy-grid attrition under strike tempo and weather."""
@@ -122,32 +138,116 @@ def warmup() -> None:
     click.echo(f"warm-up ({mode}) in {took:.2f} s: {info}")
 
 
-@cli.command()
-@CONFIG
-@OUT
-@NO_TRACK
-def backtest(config: Path, out_root: Path, no_tracking: bool) -> None:
-    """Rolling-origin backtest of every model in the spec; logs one MLflow run per model."""
-    from experiments.jobs.run import run_job
-
-    _finish(run_job(config, kind="backtest", out_root=out_root, track=not no_tracking))
-
-
-@cli.command()
-@CONFIG
-@OUT
-@NO_TRACK
-@click.option(
+AS_OF = click.option(
+    "--as-of",
+    "as_of",
+    type=click.DateTime(formats=["%Y-%m-%d"]),
+    help="Forecast as of this day (YYYY-MM-DD): every input is read only up to it. Default: the spec's, else the "
+    "target's last day.",
+)
+VERBOSE = click.option("--verbose", is_flag=True, help="Also show the libraries' own log records and warnings.")
+SCENARIOS = click.option(
     "--scenario",
     "scenarios",
     multiple=True,
     help="Forecast only under these named scenarios of the spec (repeatable; baseline always runs). Default: all.",
 )
-def forecast(config: Path, out_root: Path, no_tracking: bool, scenarios: tuple[str, ...]) -> None:
-    """Backtest to rank the models, then forecast ahead with each under every scenario; writes out/<spec>/<as-of>/."""
+
+
+def _log(spec_label: str, verbose: bool) -> JobLog:
+    """The job's timestamped log on stdout; library noise off unless ``verbose``."""
+    from experiments.jobs.log import JobLog, quiet_libraries
+
+    if not verbose:
+        quiet_libraries()
+    return JobLog(click.echo, spec_label)
+
+
+@cli.command(epilog=EXIT_CODES)
+@CONFIG
+@OUT
+@NO_TRACK
+@AS_OF
+@VERBOSE
+def backtest(config: Path, out_root: Path, no_tracking: bool, as_of: datetime | None, verbose: bool) -> None:
+    """Rolling-origin backtest of every model in the spec; logs one MLflow run per model."""
     from experiments.jobs.run import run_job
 
-    _finish(run_job(config, kind="forecast", out_root=out_root, track=not no_tracking, scenarios=list(scenarios)))
+    log = _log(config.stem, verbose)
+    day = as_of.date() if as_of else None
+    _finish(run_job(config, kind="backtest", out_root=out_root, track=not no_tracking, as_of=day, log=log))
+
+
+@cli.command(epilog=EXIT_CODES)
+@CONFIG
+@OUT
+@NO_TRACK
+@AS_OF
+@SCENARIOS
+@click.option("--model", "model", help="The model the manifest selects for consumers (default: the backtest's best).")
+@VERBOSE
+def forecast(
+    config: Path,
+    out_root: Path,
+    no_tracking: bool,
+    as_of: datetime | None,
+    scenarios: tuple[str, ...],
+    model: str | None,
+    verbose: bool,
+) -> None:
+    """Backtest to rank the models, then forecast ahead with each under every scenario; writes out/<spec>/<as-of>/
+    and points out/<spec>/latest at it."""
+    from experiments.jobs.run import run_job
+
+    log = _log(config.stem, verbose)
+    day = as_of.date() if as_of else None
+    result = run_job(
+        config,
+        kind="forecast",
+        out_root=out_root,
+        track=not no_tracking,
+        scenarios=list(scenarios),
+        as_of=day,
+        model=model,
+        log=log,
+    )
+    _finish(result)
+
+
+@cli.command(epilog=EXIT_CODES)
+@CONFIG
+@OUT
+@NO_TRACK
+@SCENARIOS
+@click.option("--from", "start", required=True, type=click.DateTime(formats=["%Y-%m-%d"]), help="First as-of day.")
+@click.option("--to", "end", required=True, type=click.DateTime(formats=["%Y-%m-%d"]), help="Last as-of day.")
+@click.option("--every", default="1d", show_default=True, help="Step between as-of days: 1d, 7d, 2w …")
+@click.option("--force", is_flag=True, help="Redo dates whose output folder already exists.")
+@VERBOSE
+def backfill(
+    config: Path,
+    out_root: Path,
+    no_tracking: bool,
+    scenarios: tuple[str, ...],
+    start: datetime,
+    end: datetime,
+    every: str,
+    force: bool,
+    verbose: bool,
+) -> None:
+    """Run the forecast job as of every date from --from to --to (one line per date); skips dates already done."""
+    from experiments.jobs.backfill import as_of_dates, parse_every
+    from experiments.jobs.backfill import backfill as run_backfill
+
+    dates = as_of_dates(start.date(), end.date(), parse_every(every))
+    log = _log(config.stem, verbose)
+    outcomes = run_backfill(
+        config, dates, out_root=out_root, track=not no_tracking, scenarios=list(scenarios), force=force, log=log
+    )
+    counts = {s: sum(o.status == s for o in outcomes) for s in ("done", "skipped", "failed")}
+    log.line(f"backfill: {counts['done']} done, {counts['skipped']} skipped, {counts['failed']} failed")
+    if counts["failed"]:
+        sys.exit(EXIT_BAD_INPUT)
 
 
 def _finish(result: object) -> None:

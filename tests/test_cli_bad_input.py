@@ -105,9 +105,9 @@ CASES: dict[str, tuple[Callable[[Path], None], list[str]]] = {
         lambda r: set_cell(r / OUTAGES, 11, "region", ""),
         [str(OUTAGES), "column 'unique_id'", "missing series id", "row 11"],
     ),
-    "rows after the as-of date": (
-        _spec_edit('freq = "1d"', 'freq = "1d"\nas_of = 2025-01-20'),
-        [str(OUTAGES), "column 'ds'", "after the as-of date 2025-01-20"],
+    "no target rows before the as-of date": (
+        _spec_edit('freq = "1d"', 'freq = "1d"\nas_of = 2020-01-20'),
+        [str(OUTAGES), "column 'ds'", "no target rows on or before the as-of date 2020-01-20"],
     ),
     "unknown series in the spec": (
         _spec_edit("upper = 24.0", 'upper = 24.0\nseries = ["kyiv", "atlantis"]'),

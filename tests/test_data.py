@@ -39,8 +39,19 @@ def test_inputs_after_as_of_are_not_seen(workdir: Path) -> None:
     text = (workdir / "spec.toml").read_text().replace('freq = "1d"', 'freq = "1d"\nas_of = 2025-01-31', 1)
     (workdir / "spec.toml").write_text(text)
     assert load_dataset(load_spec("spec.toml")).frame.equals(full.frame)
-    # a spec as-of earlier than the data is an error for the target (tested in the bad-input suite); inputs are cut
     assert full.features["ds"].max() == date(2025, 1, 31)
+
+
+def test_an_earlier_as_of_replays_the_past_from_the_full_files(workdir: Path) -> None:
+    """An as-of inside the data cuts the target and every input there: the result is what the files said then."""
+    full = load_dataset(load_spec("spec.toml"))
+    text = (workdir / "spec.toml").read_text().replace('freq = "1d"', 'freq = "1d"\nas_of = 2025-01-20', 1)
+    (workdir / "spec.toml").write_text(text)
+    past = load_dataset(load_spec("spec.toml"))
+    assert past.as_of == date(2025, 1, 20) and past.frame["ds"].max() == date(2025, 1, 20)
+    assert past.inputs is not None and past.inputs["ds"].max() == date(2025, 1, 20)
+    # the target and the raw inputs up to the as-of are those of the full files; indicators look only backwards
+    assert past.frame.equals(full.frame.filter(pl.col("ds") <= date(2025, 1, 20)))
 
 
 def test_use_column_must_exist(workdir: Path) -> None:

@@ -15,6 +15,7 @@ import polars as pl
 import pytest
 from mlflow.tracking import MlflowClient
 
+from experiments.jobs.outputs import VOLATILE
 from experiments.jobs.run import run_job
 from forecast.models import SeasonalNaive, registry
 from forecast.models.base import Forecaster
@@ -54,10 +55,25 @@ def test_same_spec_and_as_of_give_identical_outputs_and_leave_no_temp_folder(wor
     run_job("spec.toml", kind="forecast", track=False)
     out = workdir / "out" / "demo" / "2025-01-31"
     first = {p.name: digest(p) for p in out.iterdir() if p.is_file()}
+    first_manifest = stable_manifest(out)
     run_job("spec.toml", kind="forecast", track=False)
     second = {p.name: digest(p) for p in out.iterdir() if p.is_file()}
-    assert first == second
-    assert [p.name for p in (workdir / "out" / "demo").iterdir()] == ["2025-01-31"]
+    # every file byte for byte, but the manifest's creation time (and run id, None here)
+    assert {k: v for k, v in first.items() if k != "manifest.json"} == {
+        k: v for k, v in second.items() if k != "manifest.json"
+    }
+    assert stable_manifest(out) == first_manifest and len(first) == 8
+    # the as-of folder, the lock (empty after a clean exit) and the latest link; no temporary sibling
+    listing = sorted(p.name for p in (workdir / "out" / "demo").iterdir())
+    assert listing == [".lock", "2025-01-31", "latest"]
+    assert (workdir / "out" / "demo" / ".lock").read_text() == ""
+
+
+def stable_manifest(folder: Path) -> dict[str, object]:
+    """The manifest without the keys that differ from run to run (creation time, run id)."""
+    manifest = json.loads((folder / "manifest.json").read_text())
+    assert set(VOLATILE) <= set(manifest)
+    return {k: v for k, v in manifest.items() if k not in VOLATILE}
 
 
 def test_mlflow_parent_and_child_runs(workdir: Path) -> None:

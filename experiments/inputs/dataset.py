@@ -69,12 +69,17 @@ def collapse(frame: pl.DataFrame, how: str | None) -> pl.DataFrame:
 
 
 def window(frame: pl.DataFrame, spec: ExperimentSpec) -> pl.DataFrame:
-    """Cut a source to the spec's [start, end] data window (inclusive)."""
+    """Cut a source to the spec's [start, end] data window and to its as-of date (inclusive).
+
+    The as-of cut is what replays a past day from a full file: every source is read only up to the as-of (for
+    hourly data, up to the end of that UTC day), so rows after it, good or bad, change nothing."""
     if spec.start is not None:
         frame = frame.filter(pl.col(DS) >= pl.lit(spec.start).cast(frame.schema[DS]))
-    if spec.end is not None:
-        end = spec.end if spec.freq == DAILY else datetime.combine(spec.end, datetime.max.time(), tzinfo=UTC)
-        frame = frame.filter(pl.col(DS) <= pl.lit(end).cast(frame.schema[DS]))
+    ends = [d for d in (spec.end, spec.as_of) if d is not None]
+    if ends:
+        end = min(ends)
+        last = end if spec.freq == DAILY else datetime.combine(end, datetime.max.time(), tzinfo=UTC)
+        frame = frame.filter(pl.col(DS) <= pl.lit(last).cast(frame.schema[DS]))
     return frame
 
 
@@ -91,7 +96,10 @@ def load_target(spec: ExperimentSpec, raw: pl.DataFrame) -> tuple[pl.DataFrame, 
         )
     keep = [c for c in (ROW,) if c in raw.columns]
     frame = raw.select(*keep, ID, DS, pl.col(spec.target.column).cast(pl.Float64).alias(Y))
-    frame = validate_long(frame, path, freq=spec.freq, values=[Y], bounds={Y: spec.target.bounds}, as_of=spec.as_of)
+    frame = validate_long(frame, path, freq=spec.freq, values=[Y], bounds={Y: spec.target.bounds})
+    if frame.height == 0:
+        when = f" on or before the as-of date {spec.as_of}" if spec.as_of else ""
+        raise DataError(path, f"no target rows{when}", column=DS, expected="at least one period to forecast from")
     if spec.target.series:
         known = set(frame[ID].unique().to_list())
         unknown = [s for s in spec.target.series if s not in known]

@@ -6,12 +6,13 @@ import json
 from dataclasses import dataclass
 from importlib.metadata import version
 from pathlib import Path
+from typing import Any
 
 import polars as pl
 
 from experiments.inputs.dataset import Dataset
 from experiments.inputs.spec import ExperimentSpec, spec_hash
-from features.contract import FALLBACK, ID, MODEL, SCENARIO
+from features.contract import DS, FALLBACK, ID, MODEL, SCENARIO
 from forecast.exog import DEFAULT_SCENARIO
 
 
@@ -106,8 +107,8 @@ def _scenarios(frames: dict[str, pl.DataFrame | None]) -> list[str]:
 def write_outputs(
     folder: Path, spec: ExperimentSpec, data: Dataset, frames: dict[str, pl.DataFrame | None], board: pl.DataFrame
 ) -> dict[str, Path]:
-    """Write ``frames`` (file name → frame; None skipped) as Parquet, the leaderboard, the resolved spec and the
-    manifest into ``folder``; returns file name → path."""
+    """Write ``frames`` (file name → frame; None skipped) as Parquet, the leaderboard and the resolved spec into
+    ``folder``; returns file name → path. The manifest is written last, by :func:`write_manifest`."""
     files: dict[str, Path] = {}
     for name, frame in frames.items():
         if frame is not None:
@@ -117,6 +118,26 @@ def write_outputs(
     files["leaderboard.csv"] = folder / "leaderboard.csv"
     (folder / "spec.json").write_text(json.dumps(spec.model_dump(mode="json"), indent=2, sort_keys=True) + "\n")
     files["spec.json"] = folder / "spec.json"
+    return files
+
+
+VOLATILE = ("created", "run_id")
+"""Manifest keys that differ between two runs of the same spec and as-of (everything else is byte-identical)."""
+
+
+def write_manifest(
+    folder: Path,
+    spec: ExperimentSpec,
+    data: Dataset,
+    frames: dict[str, pl.DataFrame | None],
+    job: dict[str, Any],
+) -> Path:
+    """``manifest.json``: what the folder holds and how it was made — spec and data digests, the selected model,
+    h, levels, thresholds, scenarios, each file's rows, the forecast dates, plus ``job`` (kind, created, run id,
+    notes). Keys are sorted so that two runs differ only in :data:`VOLATILE`."""
+    files = sorted(p.name for p in folder.iterdir() if p.is_file() and p.name != "manifest.json")
+    rows = {name: frame.height for name, frame in frames.items() if frame is not None}
+    forecast = frames.get("forecast.parquet")
     manifest = {
         "spec": spec.name,
         "spec_hash": spec_hash(spec),
@@ -125,8 +146,23 @@ def write_outputs(
         "data_digest": data.digest,
         "models": list(spec.models),
         "scenarios": _scenarios(frames),
+        "h": spec.forecast.h,
+        "levels": spec.forecast.level,
+        "quantiles": spec.forecast.quantiles,
+        "thresholds": spec.forecast.thresholds,
+        "series": data.frame.get_column(ID).n_unique(),
+        "rows": rows,
+        "forecast_dates": None if forecast is None else _span(forecast),
         "gridcast_version": version("gridcast"),
-        "files": sorted(files),
+        "files": [*files, "manifest.json"],
+        **job,
     }
-    (folder / "manifest.json").write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
-    return files
+    path = folder / "manifest.json"
+    path.write_text(json.dumps(manifest, indent=2, sort_keys=True, default=str) + "\n")
+    return path
+
+
+def _span(frame: pl.DataFrame) -> list[str]:
+    """The first and last forecast date."""
+    ds = frame.get_column(DS)
+    return [str(ds.min()), str(ds.max())]

@@ -1,10 +1,13 @@
 """Backtest and forecast jobs: spec → data → models → outputs in ``out/<spec>/<as-of>/`` → MLflow.
 
 Order matters for honest failure: the spec and every input are validated before anything is written, so bad input
-leaves no output folder and no tracking store behind (exit 2). Outputs are written into a temporary sibling folder
-and renamed into place (:mod:`experiments.atomic`), so a killed job leaves nothing half-written. Tracking runs after
-the outputs exist; if the store is unavailable the outputs are kept and the job reports it (exit 3).
+leaves no output folder and no tracking store behind (exit 2). Then one job at a time holds ``out/<spec>/.lock``
+(:mod:`experiments.jobs.lock`; a second job exits 5 as soon as its inputs are read). Outputs are written into a
+temporary sibling folder and renamed into place (:mod:`experiments.atomic`), so a killed job leaves nothing
+half-written; a forecast then moves ``out/<spec>/latest`` to it (:mod:`experiments.jobs.latest`). Tracking runs
+after the outputs exist; if the store is unavailable the outputs are kept and the job reports it (exit 3).
 
+``as_of`` replays a past day from full files: every source is read only up to it (rows after it change nothing).
 The spec becomes one :class:`~forecast.settings.ForecastSettings` here (:mod:`experiments.inputs.settings`), and
 that object is what the backtest, the forecast and the logged models receive.
 """
@@ -13,6 +16,7 @@ from __future__ import annotations
 
 import shutil
 from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Literal
 
@@ -20,21 +24,20 @@ import polars as pl
 
 from experiments.atomic import publish_folder, temp_sibling
 from experiments.inputs.dataset import Dataset, load_dataset
-from experiments.inputs.settings import build_models, exog_provider, forecast_settings, scenario_names
+from experiments.inputs.settings import exog_provider, forecast_settings, scenario_names
 from experiments.inputs.spec import ExperimentSpec, SpecError, load_spec
-from experiments.jobs.outputs import JobFrames, failures, leaderboard, stable, write_outputs
+from experiments.jobs.compute import DELTA_MEAN, compute
+from experiments.jobs.latest import point_latest
+from experiments.jobs.lock import JobLock
+from experiments.jobs.log import JobLog
+from experiments.jobs.outputs import JobFrames, failures, leaderboard, write_manifest, write_outputs
 from experiments.text import table
-from features.contract import DS, ID, MEAN, MODEL, SCENARIO
-from forecast.backtest import backtest
-from forecast.calibration import calibrate_backtest, calibrate_forecast
-from forecast.core import forecast_frame, future_grid
-from forecast.exog import ExogProvider
-from forecast.metrics import evaluate
-from forecast.output.quantiles import INTERVAL_NOTE
+from features.contract import MODEL
 from forecast.settings import ForecastSettings
 
+__all__ = ["DELTA_MEAN", "JobResult", "Kind", "run_job"]
+
 Kind = Literal["backtest", "forecast"]
-DELTA_MEAN = "delta_mean"  # a scenario's mean minus the base scenario's
 
 
 @dataclass
@@ -55,12 +58,16 @@ class JobResult:
     n_requests: int = 0  # requests made through the tracker (the pyfunc model's own requests not included)
     tracking_s: float = 0.0  # wall time spent logging to MLflow
     interval_note: str | None = None  # why intervals are the models' own when calibration was asked for
+    selected: str | None = None  # the model a consumer should read: asked for, else the backtest's best
+    scenarios: list[str] = field(default_factory=list)
 
     def report(self) -> str:
         """A short human-readable summary with the leaderboard (best first)."""
         lines = [f"{self.kind} {self.spec} as of {self.as_of}: outputs in {self.out_dir}", f"data: {self.gaps}"]
         if self.interval_note:
             lines.append(f"intervals: {self.interval_note}")
+        if self.selected:
+            lines.append(f"selected model: {self.selected}; scenarios: {', '.join(self.scenarios)}")
         if self.leaderboard.height:
             lines.append("leaderboard (backtest, best first):")
             lines.append(table(self.leaderboard))
@@ -78,32 +85,88 @@ def run_job(
     out_root: str | Path = "out",
     track: bool = True,
     scenarios: list[str] | None = None,
+    as_of: date | None = None,
+    model: str | None = None,
+    log: JobLog | None = None,
 ) -> JobResult:
     """Run a backtest or forecast job from a spec file; see the module docstring for the order of work.
 
     A forecast job forecasts under every scenario of the spec (``baseline``, its ``[paths]``, then each
-    ``[scenarios.<name>]``), or under ``scenarios`` (names; ``baseline`` always runs, the others are its what-ifs)."""
-    spec = load_spec(config)
+    ``[scenarios.<name>]``), or under ``scenarios`` (names; ``baseline`` always runs, the others are its what-ifs).
+    ``as_of`` overrides the spec's; ``model`` names the selected model (default: the backtest's best)."""
+    log = log or JobLog()
+    spec = with_as_of(load_spec(config), as_of)
     wanted = _scenarios(spec, scenarios)
-    data = load_dataset(spec)  # every DataError surfaces here, before anything is written
-    settings = forecast_settings(spec)
-    providers = {name: exog_provider(spec, data, scenario=name) for name in wanted}  # bad paths fail here too
-    frames = _compute(spec, data, settings, kind, providers)
+    if model is not None and model not in spec.models:
+        raise SpecError(spec.path, "--model", f"no model {model!r}; the spec has {', '.join(spec.models)}")
+    with log.stage("data") as stage:
+        data = load_dataset(spec)  # every DataError surfaces here, before anything is written (even the lock)
+        settings = forecast_settings(spec)
+        providers = {name: exog_provider(spec, data, scenario=name) for name in wanted}  # bad paths fail here too
+        stage.summary = f"{data.frame.height} rows to {data.as_of}; {data.gaps.summary()};"
+    spec_dir = Path(out_root) / spec.name
+    with JobLock(spec_dir) as lock:
+        if lock.took_over:
+            log.line(f"lock: took over from a job that is gone ({lock.took_over})")
+        frames = compute(spec, data, settings, kind, providers, log)
+        return _publish(spec, data, settings, frames, kind, spec_dir, track=track, model=model, log=log)
+
+
+def with_as_of(spec: ExperimentSpec, as_of: date | None) -> ExperimentSpec:
+    """``spec`` with its as-of replaced by ``as_of`` (the spec unchanged when None)."""
+    if as_of is None:
+        return spec
+    return spec.model_copy(update={"as_of": as_of})
+
+
+def _publish(
+    spec: ExperimentSpec,
+    data: Dataset,
+    settings: ForecastSettings,
+    frames: JobFrames,
+    kind: Kind,
+    spec_dir: Path,
+    *,
+    track: bool,
+    model: str | None,
+    log: JobLog,
+) -> JobResult:
+    """Write the outputs into a temporary folder, track them, swap the folder into place, move ``latest``."""
     failed, all_failed = failures(frames.rows, list(spec.models))
     board = leaderboard(frames.overall, frames.rows)
-    as_of = str(data.as_of)
-    final = Path(out_root) / spec.name / as_of
-    result = JobResult(kind, spec.name, as_of, final, board, data.gaps.summary(), failed, all_failed)
+    final = spec_dir / str(data.as_of)
+    result = JobResult(kind, spec.name, str(data.as_of), final, board, data.gaps.summary(), failed, all_failed)
     result.interval_note = frames.interval_note
+    result.selected = model or _best(board, list(spec.models))
+    result.scenarios = frames.scenarios
+    created = datetime.now(UTC).isoformat(timespec="seconds")
+    job = {"kind": kind, "created": created, "selected_model": result.selected, "interval_note": frames.interval_note}
     tmp = temp_sibling(final, "tmp")
     try:
-        write_outputs(tmp, spec, data, frames.files(), board)
+        with log.stage("outputs") as stage:
+            write_outputs(tmp, spec, data, frames.files(), board)
+            write_manifest(tmp, spec, data, frames.files(), {**job, "run_id": None})
+            stage.summary = f"{sum(1 for _ in tmp.iterdir())} files"
         if track:
-            _track(result, tmp, spec, data, settings, frames)
+            with log.stage("tracking") as stage:
+                _track(result, tmp, spec, data, settings, frames)
+                stage.summary = f"run {result.run_id}" if result.run_id else f"failed: {result.tracking_error}"
+            write_manifest(tmp, spec, data, frames.files(), {**job, "run_id": result.run_id})
         publish_folder(tmp, final)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+    if kind == "forecast" and point_latest(spec_dir, result.as_of):
+        log.line(f"latest: {spec_dir / 'latest'} -> {result.as_of}")
     return result
+
+
+def _best(board: pl.DataFrame, names: list[str]) -> str:
+    """The leaderboard's best model with a score (the first spec model without a backtest)."""
+    if "mase" in board.columns:
+        scored = board.filter(pl.col("mase").is_not_null())
+        if scored.height:
+            return str(scored.get_column(MODEL)[0])
+    return names[0]
 
 
 def _scenarios(spec: ExperimentSpec, asked: list[str] | None) -> list[str]:
@@ -115,71 +178,6 @@ def _scenarios(spec: ExperimentSpec, asked: list[str] | None) -> list[str]:
     if unknown:
         raise SpecError(spec.path, "scenarios", f"no scenario {unknown[0]!r}; the spec has {', '.join(names)}")
     return [names[0], *[n for n in names[1:] if n in asked]]
-
-
-def _compute(
-    spec: ExperimentSpec, data: Dataset, settings: ForecastSettings, kind: Kind, providers: dict[str, ExogProvider]
-) -> JobFrames:
-    """The backtest (intervals calibrated, then scored; under the base scenario) when the spec has a plan, and the
-    forecast under every scenario of ``providers`` for a forecast job (intervals calibrated on the same backtest).
-    Where calibration is impossible the models' own intervals are kept and ``interval_note`` says why (in the frames
-    and the job's report)."""
-    base = next(iter(providers))
-    models = build_models(spec)
-    names = list(models)
-    out = JobFrames()
-    raw = None
-    conformal = settings.intervals == "conformal"
-    if settings.backtest is not None:
-        assert spec.backtest is not None
-        provider = exog_provider(spec, data, oracle=True) if spec.backtest.oracle_exog else providers[base]
-        raw = backtest(data.frame, models, settings, exog_provider=provider)
-        scored = raw
-        if conformal:
-            scored, out.interval_note = calibrate_backtest(raw, settings, names)
-        out.backtest = _noted(scored, out.interval_note).with_columns(pl.lit(base).alias(SCENARIO))
-        naive2 = next((e.name for e in spec.model_entries() if e.kind == "naive2"), None)  # the OWA reference
-        scores = evaluate(out.backtest, data.frame, spec.season_length, naive2=naive2)
-        out.per_series, out.per_step, out.overall = (stable(scores[k]) for k in ("per_series", "per_step", "overall"))
-    elif conformal:
-        out.interval_note = "model intervals, not calibrated: the spec has no [backtest] to calibrate on"
-    if kind == "forecast":
-        h = spec.forecast.h
-        grid = future_grid(data.frame, h, spec.freq)
-        # a backtest covering the horizon calibrates the intervals of models without their own (window_average)
-        covers = raw is not None and settings.backtest is not None and settings.backtest.h >= h
-        if conformal and raw is not None and out.interval_note is None and not covers:
-            bt_h = settings.backtest.h if settings.backtest else 0
-            out.interval_note = f"model intervals, not calibrated: backtest h = {bt_h} is shorter than h = {h}"
-        parts = []
-        for name, provider in providers.items():
-            future = provider.future(data.frame, grid, data.exog)
-            fc = forecast_frame(
-                data.frame, models, h, settings, future_exog=future, calibration=raw if covers else None
-            )
-            if conformal and raw is not None and out.interval_note is None:
-                fc = calibrate_forecast(fc, raw, settings, names)
-            parts.append(_noted(fc, out.interval_note).with_columns(pl.lit(name).alias(SCENARIO)))
-        out.forecast = _against_base(pl.concat(parts, how="diagonal_relaxed"), base)
-    return out
-
-
-def _against_base(frame: pl.DataFrame, base: str) -> pl.DataFrame:
-    """``frame`` with ``delta_mean``: each row's mean minus the base scenario's for the same model, series and ds
-    (0 on the base rows)."""
-    keys = [MODEL, ID, DS]
-    ref = frame.filter(pl.col(SCENARIO) == base).select(*keys, pl.col(MEAN).alias("_base"))
-    joined = frame.join(ref, on=keys, how="left", maintain_order="left")
-    return joined.with_columns((pl.col(MEAN) - pl.col("_base")).alias(DELTA_MEAN)).drop("_base")
-
-
-def _noted(frame: pl.DataFrame, note: str | None) -> pl.DataFrame:
-    """``frame`` with ``note`` in ``interval_note`` wherever no other note is there."""
-    if note is None:
-        return frame
-    if INTERVAL_NOTE not in frame.columns:
-        return frame.with_columns(pl.lit(note).alias(INTERVAL_NOTE))
-    return frame.with_columns(pl.coalesce(pl.col(INTERVAL_NOTE), pl.lit(note)).alias(INTERVAL_NOTE))
 
 
 def _track(
