@@ -5,5 +5,7 @@
 - :mod:`~forecast.output.quantiles`: quantile columns read off central intervals;
 - :mod:`~forecast.output.exceedance`: P(y > c) per step;
 - :mod:`~forecast.output.bounds`: transforms (``none``, ``log1p``, ``logit``) and clipping into the bounds;
-- :mod:`~forecast.output.series`: one model's forecast of one series mapped back to the target scale.
+- :mod:`~forecast.output.series`: one model's forecast of one series mapped back to the target scale;
+- :mod:`~forecast.output.nixtla`: forecast and backtest frames to and from Nixtla's wide layout (``to_nixtla``,
+  ``from_nixtla``) for statsforecast and utilsforecast.
 """
