@@ -156,3 +156,29 @@ def test_cli_as_of_and_stage_lines_without_library_noise(workdir: Path) -> None:
     assert (workdir / "out" / "demo" / "2025-01-21" / "forecast.parquet").is_file()
     manifest = json.loads((workdir / "out" / "demo" / "latest" / "manifest.json").read_text())
     assert manifest["as_of"] == "2025-01-21" and len(manifest["run_id"]) == 32
+
+
+def test_wide_forecast_files_are_what_utilsforecast_evaluates(workdir: Path) -> None:
+    from utilsforecast.evaluation import evaluate
+    from utilsforecast.losses import coverage, mae
+
+    _fast_spec(workdir)
+    result = run_job("spec.toml", kind="forecast", track=False, as_of=date(2025, 1, 17))
+    folder = workdir / result.out_dir
+    wide = pl.read_parquet(folder / "forecast_wide.parquet")
+    assert wide.columns == [
+        "unique_id",
+        "ds",
+        "seasonal_naive",
+        *[f"seasonal_naive-{s}-{lv}" for s in ("lo", "hi") for lv in (80, 95)],
+    ]
+    truth = pl.read_csv(workdir / "data" / "demo" / "outages" / "outage_hours_daily.csv", try_parse_dates=True)
+    truth = truth.select(
+        pl.col("region").alias("unique_id"), pl.col("date").alias("ds"), pl.col("hours_off").alias("y")
+    )
+    scored = evaluate(wide.join(truth, on=["unique_id", "ds"]), metrics=[mae, coverage], level=[80])
+    long = pl.read_parquet(folder / "forecast.parquet").join(truth, on=["unique_id", "ds"])
+    ours = long.group_by("unique_id").agg((pl.col("mean") - pl.col("y")).abs().mean().alias("mae"))
+    theirs = scored.filter(pl.col("metric") == "mae").select("unique_id", pl.col("seasonal_naive").alias("theirs"))
+    both = ours.join(theirs, on="unique_id")
+    assert both.height == 24 and (both["mae"] - both["theirs"]).abs().max() < 1e-9

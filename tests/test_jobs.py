@@ -62,7 +62,7 @@ def test_same_spec_and_as_of_give_identical_outputs_and_leave_no_temp_folder(wor
     assert {k: v for k, v in first.items() if k != "manifest.json"} == {
         k: v for k, v in second.items() if k != "manifest.json"
     }
-    assert stable_manifest(out) == first_manifest and len(first) == 8
+    assert stable_manifest(out) == first_manifest and len(first) == 9
     # the as-of folder, the lock (empty after a clean exit) and the latest link; no temporary sibling
     listing = sorted(p.name for p in (workdir / "out" / "demo").iterdir())
     assert listing == [".lock", "2025-01-31", "latest"]

@@ -14,6 +14,7 @@ from experiments.inputs.dataset import Dataset
 from experiments.inputs.spec import ExperimentSpec, spec_hash
 from features.contract import DS, FALLBACK, ID, MODEL, SCENARIO
 from forecast.exog import DEFAULT_SCENARIO
+from forecast.output.nixtla import to_nixtla
 
 
 @dataclass
@@ -110,7 +111,7 @@ def write_outputs(
     """Write ``frames`` (file name → frame; None skipped) as Parquet, the leaderboard and the resolved spec into
     ``folder``; returns file name → path. The manifest is written last, by :func:`write_manifest`."""
     files: dict[str, Path] = {}
-    for name, frame in frames.items():
+    for name, frame in {**frames, **wide_frames(frames.get("forecast.parquet"))}.items():
         if frame is not None:
             frame.write_parquet(folder / name, statistics=False)
             files[name] = folder / name
@@ -119,6 +120,21 @@ def write_outputs(
     (folder / "spec.json").write_text(json.dumps(spec.model_dump(mode="json"), indent=2, sort_keys=True) + "\n")
     files["spec.json"] = folder / "spec.json"
     return files
+
+
+def wide_frames(forecast: pl.DataFrame | None) -> dict[str, pl.DataFrame]:
+    """The forecast in the Nixtla wide layout (:func:`forecast.output.nixtla.to_nixtla`), one file per scenario:
+    ``forecast_wide.parquet`` for the base scenario, ``forecast_wide-<scenario>.parquet`` for each what-if;
+    ``utilsforecast`` and ``statsforecast`` users read them as they are."""
+    if forecast is None:
+        return {}
+    names = _scenarios({"forecast.parquet": forecast})
+    if SCENARIO not in forecast.columns:
+        return {"forecast_wide.parquet": to_nixtla(forecast)}
+    return {
+        "forecast_wide.parquet" if i == 0 else f"forecast_wide-{name}.parquet": to_nixtla(forecast, scenario=name)
+        for i, name in enumerate(names)
+    }
 
 
 VOLATILE = ("created", "run_id")
