@@ -2,7 +2,9 @@
 
 Order of work (each step raises DataError naming the file, column and rows): read every source with its reader;
 validate the target against the contract (bounds, duplicates, as-of, regular grid), subset its series, put it on
-its regular grid and report missing periods (left as nulls); compute indicators on each input source over its full
+its regular grid and report missing periods (left as nulls); check each source's freshness at the as-of (a stale
+feed is a warning, or StaleFeedError with ``stale = "fail"``); fill the missing tail of an input that ends early
+with a nowcast by its path (experiments/inputs/freshness.py); compute indicators on each input source over its full
 history up to the as-of date (so decays are warmed up); attach the used input columns to the target grid.
 """
 
@@ -15,6 +17,7 @@ from pathlib import Path
 
 import polars as pl
 
+from experiments.inputs.freshness import FeedStatus, describe_fills, feed_status, nowcast_tails, raise_if_stale
 from experiments.inputs.sources import StrikeReportsSource, read_source
 from experiments.inputs.spec import ExperimentSpec, SpecError
 from features.contract import DAILY, DS, ID, ROW, Y
@@ -39,6 +42,10 @@ class Dataset:
     # indicators computed from them: what a future-path provider extends and recomputes
     inputs: pl.DataFrame | None = None
     indicators: list[IndicatorSpec] = field(default_factory=list)
+    freshness: list[FeedStatus] = field(default_factory=list)  # every source's freshness at the as-of
+    # one line per stale feed, strike feed not zero-filled and nowcast fill: for the job's log and manifest
+    warnings: list[str] = field(default_factory=list)
+    filled: dict[str, int] = field(default_factory=dict)  # input column → (series, period) values nowcast
 
     @property
     def digest(self) -> str:
@@ -125,14 +132,24 @@ def referenced_columns(indicators: list[IndicatorSpec]) -> set[str]:
     return {v for ind in indicators for k, v in ind.params.items() if isinstance(v, str) and k != "output"}
 
 
-def _complete_strikes(spec: ExperimentSpec, raws: dict[str, pl.DataFrame], as_of: date) -> None:
-    """Widen a strike feed's zero-filled span where the spec says the feed is complete (see StrikeReportsSource)."""
+def _complete_strikes(
+    spec: ExperimentSpec, raws: dict[str, pl.DataFrame], as_of: date, feeds: dict[str, FeedStatus]
+) -> list[str]:
+    """Widen a strike feed's zero-filled span where the spec says the feed is complete (see StrikeReportsSource):
+    past its last report only while the feed is fresh. Returns a line per feed whose ``complete_through`` was not
+    applied after its last report."""
+    notes = []
     for name, src in spec.sources.items():
-        if isinstance(src, StrikeReportsSource) and (src.complete_from or src.complete_through):
+        if isinstance(src, StrikeReportsSource) and (src.complete_from or src.complete_through) and raws[name].height:
             first, last = raws[name][DS].min(), raws[name][DS].max()
             through = as_of if src.complete_through == "as_of" else src.complete_through
+            if through is not None and through > last and feeds[name].status != "fresh":
+                why = "the spec sets no max_age" if feeds[name].status == "no limit" else "the feed is stale"
+                notes.append(f"{name}: not read as zeros after its last report {last}: {why}")
+                through = None
             start, end = min(first, src.complete_from or first), max(last, through or last)
             raws[name] = complete_days(raws[name], start=start, end=end, fill=0.0)
+    return notes
 
 
 def _history_grid(
@@ -165,7 +182,15 @@ def load_dataset(spec: ExperimentSpec) -> Dataset:
             digests[f"{name}:{Path(f).name}"] = file_digest(f)
     indicators = validate_indicator_specs(spec.features)
     target, as_of = load_target(spec, raws[spec.target.source])
-    _complete_strikes(spec, raws, as_of)
+    feeds = {
+        name: feed_status(name, src.path, raws[name], as_of, spec.freq, max_age=src.max_age_delta, policy=src.stale)
+        for name, src in spec.sources.items()
+    }
+    raise_if_stale(list(feeds.values()), as_of)  # before anything else is done with the data
+    warnings = [f.describe(as_of) for f in feeds.values() if f.status == "stale"]
+    warnings += _complete_strikes(spec, raws, as_of, feeds)
+    end = as_of if spec.freq == DAILY else target[DS].max()
+    filled: dict[str, int] = {}
     wanted = referenced_columns(indicators)
     used: dict[str, pl.DataFrame] = {}
     origin: dict[str, Path] = {}  # column → the file it comes from, for coverage errors
@@ -183,9 +208,14 @@ def load_dataset(spec: ExperimentSpec) -> Dataset:
             )
         if cols:
             frame = raws[name].select(ID, DS, *cols).filter(pl.col(DS) <= pl.lit(as_of))
-            used[name] = regularize(frame, spec.freq)  # indicators count periods: missing periods become nulls
+            # indicators count periods: missing periods become nulls; a tail missing at the as-of is a nowcast
+            frame, fills = nowcast_tails(
+                regularize(frame, spec.freq), cols, end, spec.freq, spec.paths, spec.season_length
+            )
+            used[name] = frame
+            warnings += describe_fills(name, fills, as_of, spec.freq)
+            filled.update({f.column: f.cells for f in fills})
             origin.update({c: src.path for c in cols})
-    end = as_of if spec.freq == DAILY else target[DS].max()
     history = _history_grid(target, used, spec.freq, end)
     for name, frame in used.items():
         src = spec.sources[name]
@@ -219,4 +249,7 @@ def load_dataset(spec: ExperimentSpec) -> Dataset:
         features=features,
         inputs=inputs,
         indicators=indicators,
+        freshness=list(feeds.values()),
+        warnings=warnings,
+        filled=filled,
     )

@@ -7,18 +7,30 @@ one spec class (its keys) and one :data:`READERS` entry here.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Annotated, Any, ClassVar, Literal, Union
 
 import polars as pl
-from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag
+from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, field_validator
 
 from features.contract import DAILY
 from features.ingest import sources
 from features.ingest.table import read_table
+
+_AGE = re.compile(r"\s*(\d+(?:\.\d+)?)\s*([hdw])\s*")
+_AGE_UNITS = {"h": timedelta(hours=1), "d": timedelta(days=1), "w": timedelta(weeks=1)}
+
+
+def parse_age(text: str) -> timedelta:
+    """A feed age limit such as ``"3d"``, ``"36h"`` or ``"2w"`` (a number ≥ 0 and one unit: h, d or w)."""
+    match = _AGE.fullmatch(text)
+    if match is None:
+        raise ValueError(f'expected a number and a unit h, d or w, such as "3d", "36h" or "2w"; got {text!r}')
+    return float(match.group(1)) * _AGE_UNITS[match.group(2)]
 
 
 class _Source(BaseModel):
@@ -32,6 +44,22 @@ class _Source(BaseModel):
     use: list[str] = Field(default_factory=list)
     # sum or average every series of the source into one (e.g. alert minutes over all oblasts → national)
     collapse: Literal["sum", "mean"] | None = None
+    # freshness (experiments/inputs/freshness.py): the feed's last period with data may be at most this old at the
+    # as-of ("3d", "36h", "2w"); older is a warning, or StaleFeedError (exit 6) with stale = "fail"
+    max_age: str | None = None
+    stale: Literal["warn", "fail"] = "warn"
+
+    @field_validator("max_age")
+    @classmethod
+    def _age(cls, v: str | None) -> str | None:
+        if v is not None:
+            parse_age(v)
+        return v
+
+    @property
+    def max_age_delta(self) -> timedelta | None:
+        """``max_age`` as a timedelta (None: no limit)."""
+        return None if self.max_age is None else parse_age(self.max_age)
 
     def files(self) -> list[Path]:
         """The files this source reads."""
@@ -55,7 +83,9 @@ class StrikeReportsSource(_Source):
     weapons: Path
     # The reports list attacks, so a day without a report inside the span the feed is known to cover is a day
     # with nothing launched. By default that span is [first report day, last report day]; these widen it
-    # (``complete_through = "as_of"`` for a feed known to be current).
+    # (``complete_through = "as_of"`` for a feed known to be current). The span is widened past the last report
+    # only while the feed is fresh at the as-of (``max_age`` set and kept): a stale feed, or one without a limit,
+    # is never read as zeros after its last report (see experiments/inputs/freshness.py).
     complete_from: date | None = None
     complete_through: date | Literal["as_of"] | None = None
 

@@ -45,6 +45,7 @@ class TargetSpec(_Strict):
     # fit every model on a transformed target so intervals stay inside the bounds (docs/forecasting.md);
     # a model may override it with its own `transform` key
     transform: Literal["none", "log1p", "logit"] = "none"
+    units: str = ""  # the target's units, the y-axis label of charts (e.g. "hours off per day")
 
     @model_validator(mode="after")
     def _bounds_ordered(self) -> TargetSpec:
@@ -75,6 +76,9 @@ class ForecastSpec(_Strict):
     intervals: Literal["conformal", "model"] = "conformal"
     calibration_windows: int = Field(default=4, gt=0)  # latest backtest windows a calibration uses
     calibration_scale: Literal["auto", "model", "none", "log1p", "logit"] = "auto"  # scale residuals are compared on
+    # what a regime break of the target (forecast/regime.py: a level shift, zero run or flatline at the end) does:
+    # "report" it in the log and manifest, or also forecast the flagged series with the spec's `fallback` model
+    on_regime_break: Literal["report", "fallback"] = "report"
 
     @field_validator("quantiles")
     @classmethod
@@ -261,7 +265,7 @@ def evaluation_hash(spec: ExperimentSpec) -> str:
     calibration, the grid and the data window — but not the models or their inputs: two runs with the same
     evaluation hash and data digest were scored on the same truths and windows, so their metrics compare."""
     scoring = {
-        "target": spec.target.model_dump(mode="json"),
+        "target": spec.target.model_dump(mode="json", exclude={"units"}),  # a label does not change the scoring
         "backtest": spec.backtest.model_dump(mode="json") if spec.backtest else None,
         "levels": spec.forecast.level,
         "intervals": [spec.forecast.intervals, spec.forecast.calibration_windows, spec.forecast.calibration_scale],
