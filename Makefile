@@ -28,8 +28,10 @@ $(DEMO)/.complete: | $(STAMP)
 
 demo-data: $(DEMO)/.complete
 
+# the scheduled job on the demo: baseline plus two what-ifs (strikes doubled, a week 8 °C colder)
+SCENARIOS ?= --scenario surge --scenario cold_snap
 forecast: install demo-data
-	$(VENV)/bin/gridcast forecast --config $(SPEC)
+	$(VENV)/bin/gridcast forecast --config $(SPEC) $(SCENARIOS)
 
 backtest: install demo-data
 	$(VENV)/bin/gridcast backtest --config $(SPEC)

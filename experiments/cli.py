@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 
 import click
 
+from experiments.inputs.freshness import StaleFeedError
 from experiments.inputs.spec import SpecError
 from experiments.jobs.lock import LockHeld
 from experiments.tracking.client import TrackingError
@@ -60,6 +61,9 @@ class _Group(click.Group):
         except LockHeld as exc:
             click.echo(f"gridcast: {exc}", err=True)
             sys.exit(EXIT_LOCKED)
+        except StaleFeedError as exc:
+            click.echo(f"gridcast: stale input: {exc}", err=True)
+            sys.exit(EXIT_STALE)
 
 
 CONFIG = click.option(

@@ -97,7 +97,11 @@ def test_manifest_names_the_selected_model_dates_and_row_counts(workdir: Path) -
     fc = pl.read_parquet(workdir / result.out_dir / "forecast.parquet")
     assert manifest["rows"]["forecast.parquet"] == fc.height and manifest["series"] == 24
     assert manifest["kind"] == "forecast" and manifest["run_id"] is None and manifest["created"].endswith("+00:00")
-    assert set(manifest["files"]) == {p.name for p in (workdir / result.out_dir).iterdir()}
+    folder = workdir / result.out_dir
+    assert set(manifest["files"]) == {p.name for p in folder.iterdir() if p.is_file()}
+    # one fan chart per series (24 here) of the selected model, named after the series
+    charts = sorted(p.name for p in (folder / "plots").iterdir())
+    assert manifest["plots"] == len(charts) == 24 and "kyiv.png" in charts
 
 
 def test_a_second_job_exits_5_at_once_naming_the_holder(workdir: Path) -> None:

@@ -15,10 +15,11 @@ from experiments.inputs.settings import build_models, exog_provider
 from experiments.inputs.spec import ExperimentSpec
 from experiments.jobs.log import JobLog
 from experiments.jobs.outputs import JobFrames, stable
-from features.contract import DS, ID, MEAN, MODEL, SCENARIO
+from features.contract import DS, FALLBACK, ID, MEAN, MODEL, SCENARIO
 from forecast.backtest import backtest
 from forecast.calibration import calibrate_backtest, calibrate_forecast
 from forecast.core import ModelLike, forecast_frame_with_state, future_grid
+from forecast.engine import fallback_factory
 from forecast.exog import ExogProvider
 from forecast.metrics import evaluate
 from forecast.models.base import Forecaster
@@ -35,6 +36,9 @@ def compute(
     kind: str,
     providers: dict[str, ExogProvider],
     log: JobLog,
+    *,
+    regime: pl.DataFrame | None = None,
+    switch: list[str] | None = None,
 ) -> JobFrames:
     """The backtest (intervals calibrated, then scored; under the base scenario) when the spec has a plan, and the
     forecast under every scenario of ``providers`` for a forecast job (intervals calibrated on the same backtest).
@@ -43,7 +47,7 @@ def compute(
     base = next(iter(providers))
     models = build_models(spec)
     names = list(models)
-    out = JobFrames()
+    out = JobFrames(regime=regime)
     raw = None
     conformal = settings.intervals == "conformal"
     if settings.backtest is not None:
@@ -67,6 +71,8 @@ def compute(
     if kind == "forecast":
         with log.stage("forecast") as stage:
             out.forecast = _forecast(spec, data, settings, models, providers, raw, out)
+            if switch:
+                out.forecast = _switched(spec, data, settings, providers, out, switch)
             stage.summary = f"{len(providers)} scenario(s) × {len(names)} models, h = {spec.forecast.h}"
     return out
 
@@ -109,6 +115,48 @@ def _forecast(
         parts.append(_noted(fc, out.interval_note).with_columns(pl.lit(name).alias(SCENARIO)))
     base = next(iter(providers))
     return against_base(pl.concat(parts, how="diagonal_relaxed"), base)
+
+
+def _switched(
+    spec: ExperimentSpec,
+    data: Dataset,
+    settings: ForecastSettings,
+    providers: dict[str, ExogProvider],
+    out: JobFrames,
+    switch: list[str],
+) -> pl.DataFrame:
+    """The forecast with the series in ``switch`` (regime breaks, ``on_regime_break = "fallback"``) forecast by the
+    spec's fallback model in every model's rows, the reason in ``fallback_reason``; intervals are the fallback's."""
+    assert out.forecast is not None and out.regime is not None
+    names = list(spec.models)
+    fallback = fallback_factory(spec.fallback, spec.season_length)
+    assert fallback is not None
+    subset = data.frame.filter(pl.col(ID).is_in(switch))
+    grid = future_grid(subset, spec.forecast.h, spec.freq)
+    reasons = out.regime.group_by(ID, maintain_order=True).agg(pl.col("detail").str.join("; ").alias("_why"))
+    parts = []
+    for name, provider in providers.items():
+        future = provider.future(subset, grid, data.exog)
+        fc = forecast_frame_with_state(
+            subset, dict.fromkeys(names, fallback), spec.forecast.h, settings, future_exog=future
+        )
+        parts.append(fc.with_columns(pl.lit(name).alias(SCENARIO)))
+    replaced = pl.concat(parts, how="diagonal_relaxed").join(reasons, on=ID, how="left")
+    replaced = replaced.with_columns(
+        pl.format("regime break: {}; used {}", pl.col("_why"), pl.lit(spec.fallback)).alias(FALLBACK)
+    ).drop("_why")
+    kept = out.forecast.filter(~pl.col(ID).is_in(switch)).drop(DELTA_MEAN)
+    base = next(iter(providers))
+    merged = pl.concat([kept, replaced], how="diagonal_relaxed").select(kept.columns)
+    keys = {  # the rows' order before the switch: scenario blocks, then series, model and ds
+        SCENARIO: list(providers),
+        ID: data.frame.get_column(ID).unique(maintain_order=True).to_list(),
+        MODEL: names,
+    }
+    merged = merged.sort(
+        [pl.col(c).replace_strict({v: i for i, v in enumerate(vals)}) for c, vals in keys.items()] + [pl.col(DS)]
+    )
+    return against_base(merged, base)
 
 
 def against_base(frame: pl.DataFrame, base: str) -> pl.DataFrame:

@@ -27,6 +27,7 @@ class JobFrames:
     per_step: pl.DataFrame | None = None
     overall: pl.DataFrame | None = None
     interval_note: str | None = None  # set when calibrated intervals were asked for and could not be made
+    regime: pl.DataFrame | None = None  # regime breaks of the target (forecast.regime): unique_id, kind, detail
 
     @property
     def rows(self) -> pl.DataFrame:

@@ -32,7 +32,8 @@ from experiments.jobs.lock import JobLock
 from experiments.jobs.log import JobLog
 from experiments.jobs.outputs import JobFrames, failures, leaderboard, write_manifest, write_outputs
 from experiments.text import table
-from features.contract import MODEL
+from features.contract import ID, MODEL
+from forecast.regime import RegimeRules, check_regime
 from forecast.settings import ForecastSettings
 
 __all__ = ["DELTA_MEAN", "JobResult", "Kind", "run_job"]
@@ -60,12 +61,14 @@ class JobResult:
     interval_note: str | None = None  # why intervals are the models' own when calibration was asked for
     selected: str | None = None  # the model a consumer should read: asked for, else the backtest's best
     scenarios: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)  # stale or filled feeds, regime breaks (also in the manifest)
 
     def report(self) -> str:
         """A short human-readable summary with the leaderboard (best first)."""
         lines = [f"{self.kind} {self.spec} as of {self.as_of}: outputs in {self.out_dir}", f"data: {self.gaps}"]
         if self.interval_note:
             lines.append(f"intervals: {self.interval_note}")
+        lines.extend(f"warning: {w}" for w in self.warnings)
         if self.selected:
             lines.append(f"selected model: {self.selected}; scenarios: {', '.join(self.scenarios)}")
         if self.leaderboard.height:
@@ -103,12 +106,22 @@ def run_job(
         data = load_dataset(spec)  # every DataError surfaces here, before anything is written (even the lock)
         settings = forecast_settings(spec)
         providers = {name: exog_provider(spec, data, scenario=name) for name in wanted}  # bad paths fail here too
-        stage.summary = f"{data.frame.height} rows to {data.as_of}; {data.gaps.summary()};"
+        stage.summary = f"{data.frame.height} rows, {data.frame[ID].n_unique()} series to {data.as_of}"
+    for warning in data.warnings:
+        log.line(f"warning: {warning}")
+    regime = check_regime(data.frame, RegimeRules.for_season(spec.season_length))
+    for uid, _, detail in regime.iter_rows():
+        log.line(f"regime: {uid}: {detail}")
+    switch = regime.get_column(ID).unique(maintain_order=True).to_list()
+    if switch and spec.forecast.on_regime_break == "fallback":
+        log.line(f"regime: {len(switch)} series forecast with the fallback {spec.fallback} (on_regime_break)")
+    else:
+        switch = []
     spec_dir = Path(out_root) / spec.name
     with JobLock(spec_dir) as lock:
         if lock.took_over:
             log.line(f"lock: took over from a job that is gone ({lock.took_over})")
-        frames = compute(spec, data, settings, kind, providers, log)
+        frames = compute(spec, data, settings, kind, providers, log, regime=regime, switch=switch)
         return _publish(spec, data, settings, frames, kind, spec_dir, track=track, model=model, log=log)
 
 
@@ -140,11 +153,24 @@ def _publish(
     result.selected = model or _best(board, list(spec.models))
     result.scenarios = frames.scenarios
     created = datetime.now(UTC).isoformat(timespec="seconds")
-    job = {"kind": kind, "created": created, "selected_model": result.selected, "interval_note": frames.interval_note}
+    job = {
+        "kind": kind,
+        "created": created,
+        "selected_model": result.selected,
+        "interval_note": frames.interval_note,
+        "warnings": data.warnings,
+        "freshness": [f.to_dict() for f in data.freshness],
+        "nowcast_periods": data.filled,
+        "regime": frames.regime.to_dicts() if frames.regime is not None else [],
+        "regime_action": spec.forecast.on_regime_break,
+    }
+    result.warnings = [*data.warnings, *(f"regime: {r['unique_id']}: {r['detail']}" for r in job["regime"])]
     tmp = temp_sibling(final, "tmp")
     try:
         with log.stage("outputs") as stage:
             write_outputs(tmp, spec, data, frames.files(), board)
+            if frames.forecast is not None:
+                job["plots"] = len(_charts(tmp / "plots", spec, data, frames.forecast, result.selected))
             write_manifest(tmp, spec, data, frames.files(), {**job, "run_id": None})
             stage.summary = f"{sum(1 for _ in tmp.iterdir())} files"
         if track:
@@ -158,6 +184,29 @@ def _publish(
     if kind == "forecast" and point_latest(spec_dir, result.as_of):
         log.line(f"latest: {spec_dir / 'latest'} -> {result.as_of}")
     return result
+
+
+MAX_CHARTS = 24  # up to this many series, every series gets a fan chart; beyond it, the most at risk
+
+
+def _charts(folder: Path, spec: ExperimentSpec, data: Dataset, forecast: pl.DataFrame, model: str) -> list[Path]:
+    """One fan chart per series (every scenario's band) of the selected model, or of the :data:`MAX_CHARTS` series
+    most at risk when there are more (:func:`experiments.jobs.fan_charts.select_series`)."""
+    from experiments.jobs.fan_charts import write_scenario_charts
+
+    many = data.frame.get_column(ID).n_unique() > MAX_CHARTS
+    target = spec.target
+    return write_scenario_charts(
+        folder,
+        forecast,
+        data.frame,
+        model=model,
+        units=target.units or target.column,
+        bounds=(target.lower, target.upper),
+        thresholds=spec.forecast.thresholds,
+        series=[] if many else None,
+        at_risk=MAX_CHARTS if many else 0,
+    )
 
 
 def _best(board: pl.DataFrame, names: list[str]) -> str:
