@@ -7,7 +7,7 @@ STAMP  := $(VENV)/.installed
 SPEC   ?= experiments/specs/demo.toml
 DEMO   := data/demo
 
-.PHONY: install forecast backtest demo-data test lint ui warmup bench bench-features bench-models bench-tracking clean
+.PHONY: install forecast backtest demo-data test lint ui warmup bench bench-features bench-models bench-tracking bench-scenarios clean
 
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
@@ -59,7 +59,10 @@ bench-models: install
 bench-tracking: install
 	$(PY) -m benchmarks.bench_tracking
 
-bench: bench-features bench-models bench-tracking
+bench-scenarios: install demo-data
+	$(PY) -m benchmarks.bench_scenarios --specs demo,dnipro
+
+bench: bench-features bench-models bench-tracking bench-scenarios
 
 clean:
 	rm -rf out data/demo mlruns.db mlartifacts .pytest_cache
