@@ -188,7 +188,12 @@ def backtest(config: Path, out_root: Path, no_tracking: bool, as_of: datetime | 
 @NO_TRACK
 @AS_OF
 @SCENARIOS
-@click.option("--model", "model", help="The model the manifest selects for consumers (default: the backtest's best).")
+@click.option(
+    "--model",
+    "model",
+    help="A spec model the manifest selects for consumers (default: the backtest's best), or 'champion': the "
+    "registry's @champion, fitted on this data alone.",
+)
 @VERBOSE
 def forecast(
     config: Path,

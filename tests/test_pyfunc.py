@@ -3,6 +3,7 @@ under every transform; the job calibrates intervals per model (own transform; mo
 
 from __future__ import annotations
 
+from datetime import date
 from pathlib import Path
 
 import polars as pl
@@ -97,3 +98,89 @@ def test_conformal_job_intervals_use_each_models_own_transform(workdir: Path) ->
         )
         for col in ("lo-80", "hi-95"):
             assert (rows[col] - again[col]).abs().max() < 1e-12, (name, col)
+
+
+def test_history_frame_forecasts_from_its_own_data_and_supplied_future_inputs(workdir: Path) -> None:
+    """A logged model given a history frame forecasts from it; rows after the as-of with input values replace the
+    inputs' path there: the path's own values change nothing, a colder week gives more hours off."""
+    import mlflow
+
+    from experiments.inputs.dataset import load_dataset
+    from experiments.inputs.settings import forecast_settings
+    from experiments.inputs.spec import load_spec
+    from experiments.tracking.job_log import logged_model_config
+    from experiments.tracking.pyfunc import log_forecaster
+    from forecast.core import future_grid
+    from forecast.scenarios import InputPathProvider
+
+    spec = load_spec("spec.toml")
+    data = load_dataset(spec)
+    assert data.inputs is not None
+    config = logged_model_config(forecast_settings(spec), spec.model_entry("sarimax"), spec, data)
+    mlflow.set_tracking_uri(f"sqlite:///{workdir / 'mlruns.db'}")
+    with mlflow.start_run() as run:
+        pass
+    uri = log_forecaster(run.info.run_id, config, {"history": data.frame, "inputs": data.inputs})
+    info = mlflow.models.get_model_info(uri)
+    assert {p.name for p in info.signature.params.params} == {"h", "level", "scenario", "as_of"}
+    optional = {c.name for c in info.signature.inputs.inputs if not c.required}
+    assert {"y", "temp_mean_c", "launched_uav", "launched_missile", "hdd_c"} <= optional
+    model = mlflow.pyfunc.load_model(uri)
+
+    ids = ["kharkiv", "kyiv", "lviv", "odesa"]  # a few series: fast (too few to calibrate: the rows say so)
+    target = data.frame.select("unique_id", "ds", "y")
+    history = data.inputs.join(target, on=["unique_id", "ds"], how="left").filter(pl.col("unique_id").is_in(ids))
+    params = {"h": 7, "as_of": "2025-01-31"}
+    base = pl.from_pandas(model.predict(history.to_pandas(), params=params)).sort("unique_id", "ds")
+    assert base.height == 4 * 7 and base["fallback_reason"].null_count() == base.height
+    assert base["interval_note"].str.starts_with("model intervals, not calibrated").all()
+    assert base["ds"].cast(pl.Date).min() == date(2025, 2, 1) and base["ds"].cast(pl.Date).max() == date(2025, 2, 7)
+
+    mine = data.frame.filter(pl.col("unique_id").is_in(ids))
+    grid = future_grid(mine, 7, "1d")
+    path = InputPathProvider(data.inputs, [], spec.paths, season_length=7).extended(mine, grid)
+    future = grid.join(path, on=["unique_id", "ds"], how="left").select("unique_id", "ds", "temp_mean_c")
+
+    def predict(temps: pl.DataFrame) -> pl.DataFrame:
+        frame = pl.concat([history, temps], how="diagonal_relaxed")
+        return pl.from_pandas(model.predict(frame.to_pandas(), params=params)).sort("unique_id", "ds")
+
+    same = predict(future)
+    for col in ("mean", "lo-80", "hi-95", "p_exceed-12"):
+        assert (same[col] - base[col]).abs().max() < 1e-12, col
+    cold = predict(future.with_columns(pl.lit(-20.0).alias("temp_mean_c")))
+    assert (cold["mean"] > base["mean"]).all()
+    assert cold["mean"].mean() > base["mean"].mean() + 1.0
+
+
+def test_a_history_frame_is_read_as_the_job_reads_its_files(workdir: Path) -> None:
+    """The modelling frame rebuilt from a history frame is the job's; bad frames are errors that say what is wrong."""
+    from experiments.inputs.dataset import load_dataset
+    from experiments.inputs.settings import forecast_settings
+    from experiments.inputs.spec import load_spec
+    from experiments.tracking.job_log import logged_model_config
+    from experiments.tracking.pyfunc_history import raw_columns, read_history
+
+    spec = load_spec("spec.toml")
+    data = load_dataset(spec)
+    assert data.inputs is not None
+    config = logged_model_config(forecast_settings(spec), spec.model_entry("sarimax"), spec, data)
+    legacy = {k: v for k, v in config.items() if k != "inputs"}  # logged before the raw columns were
+    assert sorted(raw_columns(legacy)) == sorted(raw_columns(config)) == sorted(data.inputs.columns[2:])
+    frame = data.inputs.join(data.frame.select("unique_id", "ds", "y"), on=["unique_id", "ds"], how="left")
+    history = read_history(config, frame, None)  # as of the last observed y
+    assert history.as_of == data.as_of == date(2025, 1, 31) and history.supplied.height == 0
+    assert history.frame.equals(data.frame.sort("unique_id", "ds"))
+    assert history.inputs.equals(data.inputs.sort("unique_id", "ds"))
+
+    earlier = read_history(config, frame, "2025-01-20")
+    assert earlier.frame["ds"].max() == date(2025, 1, 20) and earlier.supplied["ds"].min() == date(2025, 1, 21)
+    with pytest.raises(ValueError, match="missing columns temp_mean_c"):
+        read_history(config, frame.drop("temp_mean_c"), None)
+    with pytest.raises(ValueError, match="more than one row"):
+        read_history(config, pl.concat([frame, frame.head(1)]), None)
+    with pytest.raises(ValueError, match="as_of: expected a date"):
+        read_history(config, frame, "yesterday")
+    without_paths = {**config, "paths": {}, "scenarios": {}}
+    with pytest.raises(ValueError, match=r"rows after the as-of 2025-01-20 carry input values.*no \[paths\]"):
+        read_history(without_paths, frame, "2025-01-20")

@@ -166,7 +166,7 @@ def test_tracked_backtest_logs_everything_with_one_upload_per_run(workdir: Path,
         # the pyfunc model, its signature, and the overall metrics linked to it
         model_uri = child.data.tags["gridcast.model_uri"]
         info = mlflow.models.get_model_info(model_uri)
-        assert {p.name for p in info.signature.params.params} == {"h", "level", "scenario"}
+        assert {p.name for p in info.signature.params.params} == {"h", "level", "scenario", "as_of"}
         assert [c.name for c in info.signature.inputs.inputs][:2] == ["unique_id", "ds"]
         model = client.get_logged_model(logged_model_id(model_uri))
         assert model.experiment_id == parent.info.experiment_id and model.source_run_id == child.info.run_id

@@ -39,6 +39,7 @@ from forecast.settings import ForecastSettings
 __all__ = ["DELTA_MEAN", "JobResult", "Kind", "run_job"]
 
 Kind = Literal["backtest", "forecast"]
+CHAMPION = "champion"  # ``model`` value: the registry's @champion of the spec's registered model
 
 
 @dataclass
@@ -96,10 +97,14 @@ def run_job(
 
     A forecast job forecasts under every scenario of the spec (``baseline``, its ``[paths]``, then each
     ``[scenarios.<name>]``), or under ``scenarios`` (names; ``baseline`` always runs, the others are its what-ifs).
-    ``as_of`` overrides the spec's; ``model`` names the selected model (default: the backtest's best)."""
+    ``as_of`` overrides the spec's; ``model`` names the selected model (default: the backtest's best), and
+    ``"champion"`` runs the registry's ``@champion`` alone on this data (its version in the manifest)."""
     log = log or JobLog()
     spec = with_as_of(load_spec(config), as_of)
     wanted = _scenarios(spec, scenarios)
+    champion = None
+    if model == CHAMPION:  # the promoted model, fitted and calibrated on today's data like any spec model
+        spec, model, champion = _with_champion(spec, log)
     if model is not None and model not in spec.models:
         raise SpecError(spec.path, "--model", f"no model {model!r}; the spec has {', '.join(spec.models)}")
     with log.stage("data") as stage:
@@ -122,7 +127,21 @@ def run_job(
         if lock.took_over:
             log.line(f"lock: took over from a job that is gone ({lock.took_over})")
         frames = compute(spec, data, settings, kind, providers, log, regime=regime, switch=switch)
-        return _publish(spec, data, settings, frames, kind, spec_dir, track=track, model=model, log=log)
+        extra = {"champion": champion} if champion is not None else {}
+        return _publish(spec, data, settings, frames, kind, spec_dir, track=track, model=model, log=log, extra=extra)
+
+
+def _with_champion(spec: ExperimentSpec, log: JobLog) -> tuple[ExperimentSpec, str, dict[str, object]]:
+    """The spec with the registry's ``@champion`` as its only model, the model's name, and the manifest entry
+    naming the registered model, version and URIs (MLflow imported only here)."""
+    from experiments.tracking.champion import champion, champion_models, differences
+
+    champ = champion(spec)  # no champion: a spec error (exit 2); no store: a tracking error (exit 3)
+    spec = spec.model_copy(update={"models": champion_models(spec, champ)})
+    for line in differences(spec, champ):
+        log.line(f"champion: {line}")
+    log.line(f"champion: {champ.version_uri} ({champ.model['name']}, logged as of {champ.as_of})")
+    return spec, str(champ.model["name"]), champ.manifest()
 
 
 def with_as_of(spec: ExperimentSpec, as_of: date | None) -> ExperimentSpec:
@@ -143,6 +162,7 @@ def _publish(
     track: bool,
     model: str | None,
     log: JobLog,
+    extra: dict[str, object] | None = None,
 ) -> JobResult:
     """Write the outputs into a temporary folder, track them, swap the folder into place, move ``latest``."""
     failed, all_failed = failures(frames.rows, list(spec.models))
@@ -163,6 +183,7 @@ def _publish(
         "nowcast_periods": data.filled,
         "regime": frames.regime.to_dicts() if frames.regime is not None else [],
         "regime_action": spec.forecast.on_regime_break,
+        **(extra or {}),
     }
     result.warnings = [*data.warnings, *(f"regime: {r['unique_id']}: {r['detail']}" for r in job["regime"])]
     tmp = temp_sibling(final, "tmp")

@@ -24,7 +24,7 @@ import sys
 import tempfile
 import time
 from contextlib import ExitStack
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from importlib.metadata import version
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -258,10 +258,15 @@ def logged_model_config(
 ) -> dict[str, Any]:
     """Everything a logged model needs to forecast again (see :mod:`~experiments.tracking.pyfunc`): the model
     entry, the settings under the model's own transform, the forecast horizon, how the inputs continue (exogenous
-    providers, raw-input paths and the indicators recomputed along them) and the steps its intervals are
-    calibrated for (0: the model's own intervals)."""
+    providers, raw-input paths and the indicators recomputed along them), the raw input columns a history frame
+    must carry, the backtest plan its intervals are calibrated on when it forecasts from new data (None: the spec
+    has none) and the steps the stored residuals calibrate (0: the model's own intervals)."""
     plan = settings.backtest
     own = settings.replace(transform=entry.transform, backtest=None)
+    backtest = None
+    if plan is not None:
+        oracle = spec.backtest is not None and spec.backtest.oracle_exog
+        backtest = {**asdict(plan), "oracle_exog": oracle}
     return {
         "model": entry.to_dict(),
         "settings": own.to_dict(),
@@ -270,6 +275,8 @@ def logged_model_config(
         "paths": dict(spec.paths),
         "scenarios": {name: dict(paths) for name, paths in spec.scenarios.items()},
         "indicators": [ind.to_dict() for ind in data.indicators],
+        "inputs": [c for c in data.inputs.columns if c not in (ID, DS)] if data.inputs is not None else [],
+        "backtest": backtest,
         "calibration_h": plan.h if calibrated and plan is not None else 0,
     }
 

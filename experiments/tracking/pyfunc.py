@@ -3,10 +3,20 @@
 The logged model carries what a forecast needs: the model entry (name, kind, parameters, transform), the
 :class:`~forecast.settings.ForecastSettings` under that transform, the training frame (``unique_id, ds, y`` and the
 exogenous columns, as Parquet), and, as the job used them, the raw inputs its ``[paths]`` extend (with the
-indicators recomputed along them) and the backtest residuals its intervals are calibrated on. ``predict`` takes a
-*future frame* (``unique_id``, ``ds`` and, optionally, the exogenous columns for those periods) plus params ``h``,
-``level`` and ``scenario``, and returns the forecast frame. It re-fits on the stored history — fits are
-deterministic, so a model loaded from the registry gives the numbers the job computed in-process.
+indicators recomputed along them), the backtest plan and the backtest residuals its intervals are calibrated on.
+
+``predict`` takes one of two inputs, told apart by a ``y`` column:
+
+- a *history frame* (``unique_id, ds, y`` and the raw input columns, ``y`` null where unknown; param ``as_of``,
+  default the last observed ``y``): the model forecasts from these data as the job would, recomputing indicators,
+  paths and calibrated intervals from them (:mod:`~experiments.tracking.pyfunc_history`; rows after the as-of
+  with input values are supplied future inputs). ``models:/<name>@champion`` run on today's data gives the job's
+  numbers;
+- a *future frame* (``unique_id``, ``ds`` and, optionally, the exogenous columns for those periods): the model
+  re-fits on the stored history and forecasts it — fits are deterministic, so a model loaded from the registry
+  gives the numbers the job computed in-process.
+
+Params of both: ``h``, ``level`` and ``scenario``; the forecast frame comes back.
 """
 
 from __future__ import annotations
@@ -23,31 +33,37 @@ import polars as pl
 from mlflow.models import ModelSignature
 from mlflow.types.schema import ColSpec, ParamSchema, ParamSpec, Schema
 
-from features.contract import DS, ID, SCENARIO
+from experiments.tracking.pyfunc_history import HistoryForecaster, request_of, scenarios_of
+from features.contract import DS, ID, SCENARIO, Y
 from features.indicators import validate_indicator_specs
 from forecast.calibration import calibrate_forecast
 from forecast.core import forecast_frame, future_grid
 from forecast.exog import DEFAULT_SCENARIO, ExogProvider, make_provider
 from forecast.models.registry import model_factory
-from forecast.scenarios import BASELINE, InputPathProvider
-from forecast.settings import ForecastSettings
+from forecast.scenarios import InputPathProvider
+
+__all__ = ["FRAMES", "GridcastModel", "forecast_with", "log_forecaster", "scenarios_of", "signature"]
 
 FRAMES = ("history", "inputs", "calibration")
 
 
 class GridcastModel(mlflow.pyfunc.PythonModel):
-    """Forecasts a stored history with one configured model (see the module docstring)."""
+    """Forecasts with one configured model from a history frame or the stored history (module docstring)."""
 
     def load_context(self, context: Any) -> None:
         self.config: dict[str, Any] = json.loads(Path(context.artifacts["config"]).read_text())
         self.frames = {k: pl.read_parquet(v) for k, v in context.artifacts.items() if k in FRAMES}
+        self.today = HistoryForecaster(self.config, self.frames.get("calibration"))
 
     def predict(self, context: Any, model_input: pd.DataFrame, params: dict[str, Any] | None = None) -> pd.DataFrame:
         frames = self.frames
+        frame = pl.from_pandas(model_input)
+        if Y in frame.columns:  # a history frame: forecast from these data
+            return self.today.predict(frame, params or {}).to_pandas()
         return forecast_with(
             self.config,
             frames["history"],
-            pl.from_pandas(model_input),
+            frame,
             params or {},
             inputs=frames.get("inputs"),
             calibration=frames.get("calibration"),
@@ -63,13 +79,6 @@ def _provider(config: dict[str, Any], inputs: pl.DataFrame | None, season_length
     return InputPathProvider(inputs, indicators, paths, season_length=season_length, fallback=columns)
 
 
-def scenarios_of(config: dict[str, Any]) -> list[str]:
-    """The scenarios a logged model forecasts under: ``baseline`` and the spec's named ones when it has paths."""
-    if not config.get("paths"):
-        return [DEFAULT_SCENARIO]
-    return [BASELINE, *(config.get("scenarios") or {})]
-
-
 def forecast_with(
     config: dict[str, Any],
     history: pl.DataFrame,
@@ -79,18 +88,11 @@ def forecast_with(
     inputs: pl.DataFrame | None = None,
     calibration: pl.DataFrame | None = None,
 ) -> pl.DataFrame:
-    """The forecast a logged model gives for ``future`` (rows name the series and periods) and ``params``."""
-    settings = ForecastSettings.from_dict(config["settings"])
+    """The forecast a logged model gives for ``future`` (rows name the series and periods) and ``params``, from
+    the stored history."""
+    req = request_of(config, params)
+    settings, h, scenario = req.settings, req.h, req.scenario
     entry = config["model"]
-    h = int(params.get("h") or config["h"])
-    if params.get("level"):
-        settings = settings.replace(levels=tuple(int(v) for v in params["level"]))
-    known = scenarios_of(config)
-    scenario = params.get("scenario") or known[0]
-    if scenario == DEFAULT_SCENARIO:  # the signature's default: the model's base scenario
-        scenario = known[0]
-    if scenario not in known:
-        raise ValueError(f"scenario {scenario!r} unknown; available: {', '.join(known)}")
     exog = list(settings.exog)
     if future.height and ID in future.columns:
         history = history.filter(pl.col(ID).is_in(future[ID].unique().to_list()))
@@ -108,14 +110,18 @@ def forecast_with(
     return fc.with_columns(pl.lit(scenario).alias(SCENARIO))
 
 
-def signature(exog: list[str], h: int, level: list[int]) -> ModelSignature:
-    """Input: the future frame (exogenous columns optional); params: h, level, scenario."""
-    cols = [ColSpec("string", ID), ColSpec("datetime", DS)] + [ColSpec("double", c, required=False) for c in exog]
+def signature(exog: list[str], h: int, level: list[int], inputs: list[str] | tuple[str, ...] = ()) -> ModelSignature:
+    """Input: a future frame (exogenous columns optional) or a history frame (``y`` and the raw ``inputs``, all
+    optional columns: MLflow drops the columns a signature does not name); params: h, level, scenario and
+    as_of (empty: the history frame's last observed ``y``; ignored for a future frame)."""
+    optional = dict.fromkeys([*exog, Y, *inputs])
+    cols = [ColSpec("string", ID), ColSpec("datetime", DS)] + [ColSpec("double", c, required=False) for c in optional]
     params = ParamSchema(
         [
             ParamSpec("h", "long", h),
             ParamSpec("level", "long", level, shape=(-1,)),
             ParamSpec("scenario", "string", DEFAULT_SCENARIO),
+            ParamSpec("as_of", "string", ""),
         ]
     )
     return ModelSignature(inputs=Schema(cols), params=params)
@@ -141,7 +147,9 @@ def log_forecaster(
                 name="model",
                 python_model=GridcastModel(),
                 artifacts=artifacts,
-                signature=signature(config["settings"]["exog"], config["h"], config["settings"]["levels"]),
+                signature=signature(
+                    config["settings"]["exog"], config["h"], config["settings"]["levels"], config.get("inputs") or ()
+                ),
                 params=params,
                 # explicit requirements: inferring them imports and inspects the whole environment (slow)
                 pip_requirements=[
