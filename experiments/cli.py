@@ -164,7 +164,7 @@ def _log(spec_label: str, verbose: bool) -> JobLog:
 
     if not verbose:
         quiet_libraries()
-    return JobLog(click.echo, spec_label)
+    return JobLog(click.echo, spec_label, bar=sys.stdout.isatty())
 
 
 @cli.command(epilog=EXIT_CODES)
