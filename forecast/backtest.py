@@ -19,7 +19,7 @@ Refitting every k windows
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
@@ -27,7 +27,7 @@ from typing import Any
 import polars as pl
 
 from features.contract import CUTOFF, DS, ID, MODEL, Y
-from forecast.core import ModelLike, forecast_frame_with_state
+from forecast.core import ModelLike, forecast_frame_paths, forecast_frame_with_state
 from forecast.exog import ExogProvider, LastValueProvider
 from forecast.frames import check_frame
 from forecast.models.base import Forecaster
@@ -101,48 +101,104 @@ def backtest(
     fallback needs) periods before its first cutoff plus the test periods; otherwise one
     :class:`BacktestPlanError` lists all the short series.
     """
-    plan = settings.backtest
-    if plan is None:
-        raise ValueError("backtest: settings.backtest is None; give a BacktestPlan")
-    h, n_windows, step, input_size = plan.h, plan.n_windows, plan.stride, plan.input_size
     exog = list(settings.exog)
-    check_frame(df, settings.freq, exog, source="backtest input")
     provider = exog_provider if exog_provider is not None else LastValueProvider()
-    min_train = input_size if input_size is not None else settings.season_length + 1
-    need = plan.required_length(min_train)
-    lengths = df.group_by(ID, maintain_order=True).len()
-    _check_lengths(lengths, plan, min_train, need)
-
-    cols = [ID, DS, Y, *exog]
-    indexed = df.select(cols).with_columns(pl.int_range(pl.len()).over(ID).alias(_ROW), pl.len().over(ID).alias(_LEN))
+    walk = _Walk.start(df, settings)
     parts = []
     state: dict[str, dict[str, Forecaster]] = {}  # series → model name → model fitted at the last refit
-    for w in range(n_windows):
-        end = pl.col(_LEN) - h - step * (n_windows - 1 - w)  # same arithmetic as backtest_schedule
-        in_train = pl.col(_ROW) < end
-        if input_size is not None:
-            in_train = in_train & (pl.col(_ROW) >= end - input_size)
-        train = indexed.filter(in_train).select(cols)
-        test = indexed.filter((pl.col(_ROW) >= end) & (pl.col(_ROW) < end + h)).select(ID, DS, Y)
-        cutoffs = train.group_by(ID).agg(pl.col(DS).last().alias(CUTOFF))
+    for train, test, cutoffs, refit in walk.windows():
         future_exog = provider.future(train.select(ID, DS, *exog), test.select(ID, DS), exog) if exog else None
         fc = forecast_frame_with_state(
-            train, models, h, settings, future_exog=future_exog, state=state, refit=w % plan.refit_every == 0
+            train, models, walk.plan.h, settings, future_exog=future_exog, state=state, refit=refit
         )
-        fc = fc.join(cutoffs, on=ID, how="left", maintain_order="left").join(
+        parts.append(walk.joined(fc, cutoffs, test))
+    return walk.ordered(parts)
+
+
+FuturesOf = Callable[[pl.DataFrame, pl.DataFrame], Sequence[pl.DataFrame]]
+"""``futures(history, test)``: future exogenous frames of a window from its history (``unique_id, ds, exog`` up
+to the cutoff) and its test rows (``unique_id, ds``); the same number at every window."""
+
+
+def backtest_paths(
+    df: pl.DataFrame, models: Mapping[str, ModelLike], settings: ForecastSettings, futures: FuturesOf
+) -> list[pl.DataFrame]:
+    """:func:`backtest` under several futures per window with every model fitted once per window
+    (:func:`forecast.core.forecast_frame_paths`): frame ``k`` is the backtest whose window inputs are the ``k``-th
+    frame of ``futures(history, test)``. The frames have the same rows, in the same order, as :func:`backtest`."""
+    exog = list(settings.exog)
+    walk = _Walk.start(df, settings)
+    parts: list[list[pl.DataFrame]] = []
+    state: dict[str, dict[str, Forecaster]] = {}
+    for train, test, cutoffs, refit in walk.windows():
+        fx = list(futures(train.select(ID, DS, *exog), test.select(ID, DS))) if exog else [None]
+        if parts and len(fx) != len(parts):
+            raise ValueError(f"futures: {len(fx)} frames at cutoff {cutoffs[CUTOFF].max()}, {len(parts)} before")
+        fcs = forecast_frame_paths(train, models, walk.plan.h, settings, fx, state=state, refit=refit)
+        if not parts:
+            parts = [[] for _ in fcs]
+        for k, fc in enumerate(fcs):
+            parts[k].append(walk.joined(fc, cutoffs, test))
+    return [walk.ordered(p) for p in parts]
+
+
+@dataclass(frozen=True)
+class _Walk:
+    """The rolling origin over a frame: each window's training rows, test rows and cutoffs (module docstring)."""
+
+    indexed: pl.DataFrame
+    lengths: pl.DataFrame
+    plan: BacktestPlan
+    cols: list[str]
+
+    @classmethod
+    def start(cls, df: pl.DataFrame, settings: ForecastSettings) -> _Walk:
+        plan = settings.backtest
+        if plan is None:
+            raise ValueError("backtest: settings.backtest is None; give a BacktestPlan")
+        exog = list(settings.exog)
+        check_frame(df, settings.freq, exog, source="backtest input")
+        min_train = plan.input_size if plan.input_size is not None else settings.season_length + 1
+        need = plan.required_length(min_train)
+        lengths = df.group_by(ID, maintain_order=True).len()
+        _check_lengths(lengths, plan, min_train, need)
+        cols = [ID, DS, Y, *exog]
+        indexed = df.select(cols).with_columns(
+            pl.int_range(pl.len()).over(ID).alias(_ROW), pl.len().over(ID).alias(_LEN)
+        )
+        return cls(indexed, lengths, plan, cols)
+
+    def windows(self) -> Iterator[tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame, bool]]:
+        """``(train, test, cutoffs, refit)`` of every window, oldest first."""
+        h, n_windows, step, input_size = self.plan.h, self.plan.n_windows, self.plan.stride, self.plan.input_size
+        for w in range(n_windows):
+            end = pl.col(_LEN) - h - step * (n_windows - 1 - w)  # same arithmetic as backtest_schedule
+            in_train = pl.col(_ROW) < end
+            if input_size is not None:
+                in_train = in_train & (pl.col(_ROW) >= end - input_size)
+            train = self.indexed.filter(in_train).select(self.cols)
+            test = self.indexed.filter((pl.col(_ROW) >= end) & (pl.col(_ROW) < end + h)).select(ID, DS, Y)
+            cutoffs = train.group_by(ID).agg(pl.col(DS).last().alias(CUTOFF))
+            yield train, test, cutoffs, w % self.plan.refit_every == 0
+
+    @staticmethod
+    def joined(fc: pl.DataFrame, cutoffs: pl.DataFrame, test: pl.DataFrame) -> pl.DataFrame:
+        """A window's forecast with its ``cutoff`` and the truth ``y``."""
+        return fc.join(cutoffs, on=ID, how="left", maintain_order="left").join(
             test, on=[ID, DS], how="left", maintain_order="left"
         )
-        parts.append(fc)
 
-    out = pl.concat(parts, how="vertical")
-    order = [ID, DS, CUTOFF, MODEL, Y]
-    out = out.select(*order, *[c for c in out.columns if c not in order])
-    series_rank = lengths.select(ID, pl.int_range(pl.len()).alias("_s"))
-    return (
-        out.join(series_rank, on=ID, how="left", maintain_order="left")
-        .sort("_s", CUTOFF, maintain_order=True)
-        .drop("_s")
-    )
+    def ordered(self, parts: list[pl.DataFrame]) -> pl.DataFrame:
+        """The windows' frames as one backtest frame: columns and row order of :func:`backtest`."""
+        out = pl.concat(parts, how="vertical")
+        order = [ID, DS, CUTOFF, MODEL, Y]
+        out = out.select(*order, *[c for c in out.columns if c not in order])
+        series_rank = self.lengths.select(ID, pl.int_range(pl.len()).alias("_s"))
+        return (
+            out.join(series_rank, on=ID, how="left", maintain_order="left")
+            .sort("_s", CUTOFF, maintain_order=True)
+            .drop("_s")
+        )
 
 
 def _check_lengths(lengths: pl.DataFrame, plan: BacktestPlan, min_train: int, need: int) -> None:

@@ -48,6 +48,7 @@ Bounds and transforms
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 
 import numpy as np
 import polars as pl
@@ -63,7 +64,7 @@ from forecast.output.request import OutputRequest
 from forecast.output.series import SeriesForecast
 from forecast.settings import ForecastSettings
 
-__all__ = ["ModelLike", "forecast_frame", "forecast_frame_with_state", "future_grid"]
+__all__ = ["ModelLike", "forecast_frame", "forecast_frame_paths", "forecast_frame_with_state", "future_grid"]
 
 
 def forecast_frame(
@@ -113,47 +114,122 @@ def forecast_frame_with_state(
     refit: bool = True,
 ) -> pl.DataFrame:
     """:func:`forecast_frame` with the backtest's hooks: ``state`` (series id → name → fitted model) and ``refit``."""
-    h = check_h(h)
-    exog = list(settings.exog)
-    factories = as_factories(models)
-    request = settings.request
-    transforms = settings.transforms(list(factories))
-    engine = SeriesEngine(
-        factories,
-        request,
-        settings.season_length,
-        exog,
-        fallback_factory(settings.fallback, settings.season_length),
-        settings.fallback,
-        transforms,
-    )
-    check_frame(df, settings.freq, exog)
-    grid = future_grid(df, h, settings.freq)
-    probes = {name: f() for name, f in factories.items()}  # unfitted instances, for their tags
-    fb_probe = None if engine.fallback is None else engine.fallback()
-    if fb_probe is not None and request.model_levels and not fb_probe.get_tag("intervals"):
-        raise ValueError(
-            f"fallback: {settings.fallback} gives no intervals; choose one that does, or ask for the mean only"
-        )
-    uses_exog = bool(exog) and any(m.get_tag("exogenous") for m in probes.values())
-    uses_dates = any(m.get_tag("dates") for m in [*probes.values(), fb_probe] if m is not None)
-    fX = future_inputs(future_exog, grid, exog) if uses_exog else None
-    fx_parts = fX.partition_by(ID, as_dict=True, maintain_order=True) if fX is not None else {}
+    run = _Run.prepare(df, models, h, settings)
+    fx_parts = run.future_parts(future_exog)
     results: list[tuple[str, SeriesForecast]] = []
     for (uid,), part in df.partition_by(ID, as_dict=True, maintain_order=True).items():
-        series = SeriesInput(
-            part.get_column(Y).cast(pl.Float64).to_numpy(),
-            part.select(pl.col(c).cast(pl.Float64) for c in exog).to_numpy() if uses_exog else None,
-            fx_parts[(uid,)].select(exog).to_numpy() if uses_exog else None,
-            part.get_column(DS).to_numpy() if uses_dates else None,
-        )
+        series = run.series(part, fx_parts[(uid,)] if run.uses_exog else None)
         state_of = None if state is None else state.setdefault(uid, {})
-        results.extend((uid, res) for res in engine.forecast(series, h, state=state_of, refit=refit))
-    out = apply_bounds(_assemble(results, len(factories), grid, h, request), settings.bounds, request.levels)
-    lacking = [name for name, m in probes.items() if not m.get_tag("intervals")]
-    if not (lacking and request.model_levels):
-        return out
-    return intervals_without_model(out, lacking, request, calibration, transforms, settings)
+        results.extend((uid, res) for res in run.engine.forecast(series, run.h, state=state_of, refit=refit))
+    return run.finish(results, calibration)
+
+
+def forecast_frame_paths(
+    df: pl.DataFrame,
+    models: Mapping[str, ModelLike],
+    h: int,
+    settings: ForecastSettings,
+    futures: Sequence[pl.DataFrame | None],
+    *,
+    calibration: pl.DataFrame | None = None,
+    state: dict[str, dict[str, Forecaster]] | None = None,
+    refit: bool = True,
+) -> list[pl.DataFrame]:
+    """Fit once, predict many: ``[forecast_frame(df, models, h, settings, future_exog=f) for f in futures]``,
+    with every model fitted once per series (and ``state``/``refit`` as in :func:`forecast_frame_with_state`).
+
+    Frame ``k`` equals :func:`forecast_frame` under ``futures[k]`` alone: the same columns, rows, fallbacks and
+    bounds (the fits are the same; each exogenous model predicts under every future, a model without regressors
+    once). Predicting a fitted state-space model under other regressors costs a few milliseconds, a fit seconds.
+    """
+    if not futures:
+        raise ValueError("futures: at least one future-exogenous frame is needed")
+    run = _Run.prepare(df, models, h, settings)
+    if not run.uses_exog:  # the futures change nothing: one forecast serves them all
+        one = forecast_frame_with_state(df, models, h, settings, calibration=calibration, state=state, refit=refit)
+        return [one] * len(futures)
+    parts = [run.future_parts(f) for f in futures]
+    results: list[list[tuple[str, SeriesForecast]]] = [[] for _ in futures]
+    for (uid,), part in df.partition_by(ID, as_dict=True, maintain_order=True).items():
+        series = run.series(part, None)
+        X_futures = [run.future_array(p[(uid,)]) for p in parts]
+        state_of = None if state is None else state.setdefault(uid, {})
+        per_future = run.engine.forecast_paths(series, run.h, X_futures, state=state_of, refit=refit)
+        for k, forecasts in enumerate(per_future):
+            results[k].extend((uid, res) for res in forecasts)
+    return [run.finish(r, calibration) for r in results]
+
+
+@dataclass
+class _Run:
+    """What a frame forecast sets up once: the engine, the future grid and the tags of the models."""
+
+    h: int
+    settings: ForecastSettings
+    engine: SeriesEngine
+    grid: pl.DataFrame
+    probes: dict[str, Forecaster]
+    uses_exog: bool
+    uses_dates: bool
+    transforms: dict[str, Transform]
+
+    @classmethod
+    def prepare(cls, df: pl.DataFrame, models: Mapping[str, ModelLike], h: int, settings: ForecastSettings) -> _Run:
+        h = check_h(h)
+        exog = list(settings.exog)
+        factories = as_factories(models)
+        request = settings.request
+        transforms = settings.transforms(list(factories))
+        engine = SeriesEngine(
+            factories,
+            request,
+            settings.season_length,
+            exog,
+            fallback_factory(settings.fallback, settings.season_length),
+            settings.fallback,
+            transforms,
+        )
+        check_frame(df, settings.freq, exog)
+        grid = future_grid(df, h, settings.freq)
+        probes = {name: f() for name, f in factories.items()}  # unfitted instances, for their tags
+        fb_probe = None if engine.fallback is None else engine.fallback()
+        if fb_probe is not None and request.model_levels and not fb_probe.get_tag("intervals"):
+            raise ValueError(
+                f"fallback: {settings.fallback} gives no intervals; choose one that does, or ask for the mean only"
+            )
+        uses_exog = bool(exog) and any(m.get_tag("exogenous") for m in probes.values())
+        uses_dates = any(m.get_tag("dates") for m in [*probes.values(), fb_probe] if m is not None)
+        return cls(h, settings, engine, grid, probes, uses_exog, uses_dates, transforms)
+
+    def future_parts(self, future_exog: pl.DataFrame | None) -> dict[tuple[object, ...], pl.DataFrame]:
+        """The checked future regressors by series (empty when no model uses them)."""
+        if not self.uses_exog:
+            return {}
+        fX = future_inputs(future_exog, self.grid, list(self.settings.exog))
+        return fX.partition_by(ID, as_dict=True, maintain_order=True)
+
+    def future_array(self, part: pl.DataFrame) -> np.ndarray:
+        return part.select(self.settings.exog).to_numpy()
+
+    def series(self, part: pl.DataFrame, future_part: pl.DataFrame | None) -> SeriesInput:
+        """One series' history (and future regressors, when given) as the engine takes it."""
+        exog = list(self.settings.exog)
+        return SeriesInput(
+            part.get_column(Y).cast(pl.Float64).to_numpy(),
+            part.select(pl.col(c).cast(pl.Float64) for c in exog).to_numpy() if self.uses_exog else None,
+            self.future_array(future_part) if self.uses_exog and future_part is not None else None,
+            part.get_column(DS).to_numpy() if self.uses_dates else None,
+        )
+
+    def finish(self, results: list[tuple[str, SeriesForecast]], calibration: pl.DataFrame | None) -> pl.DataFrame:
+        """The forecast frame of the per-series results, inside the bounds, with intervals for models without."""
+        request = self.settings.request
+        out = _assemble(results, len(self.probes), self.grid, self.h, request)
+        out = apply_bounds(out, self.settings.bounds, request.levels)
+        lacking = [name for name, m in self.probes.items() if not m.get_tag("intervals")]
+        if not (lacking and request.model_levels):
+            return out
+        return intervals_without_model(out, lacking, request, calibration, self.transforms, self.settings)
 
 
 def _assemble(

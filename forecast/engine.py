@@ -7,7 +7,7 @@ this module implements them for one series at a time, on numpy arrays.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -130,18 +130,30 @@ class SeriesEngine:
         self, model: Forecaster, s: SeriesInput, h: int, transform: Transform, *, update: bool = False
     ) -> SeriesForecast:
         """Fit (or update) ``model`` on the transformed series and forecast ``h`` steps on the target scale."""
+        self.fit_model(model, s, transform, update=update)
+        return self.predict_model(model, s, h, transform)
+
+    def fit_model(self, model: Forecaster, s: SeriesInput, transform: Transform, *, update: bool = False) -> None:
+        """Fit (or update) ``model`` on the transformed history of ``s``."""
         y_z = transform.forward(s.y)
         y_fit = y_z if model.get_tag("missing") else fill_gaps(y_z, self.season_length)
-        use_x = model.get_tag("exogenous") and s.X is not None
-        X_fit = fill_exog(s.X, self.exog) if use_x else None
+        X_fit = fill_exog(s.X, self.exog) if self.uses_x(model, s) else None
         dates = s.ds if model.get_tag("dates") else None
         if update:
             model.update(y_fit, X_fit, ds=dates)
         else:
             model.fit(y_fit, X_fit, ds=dates)
+
+    def predict_model(self, model: Forecaster, s: SeriesInput, h: int, transform: Transform) -> SeriesForecast:
+        """Forecast ``h`` steps of a fitted ``model`` under ``s.X_future``, on the target scale."""
         levels = self.request.model_levels if model.get_tag("intervals") else ()  # no intervals: the mean alone
-        pred = model.predict(h, s.X_future if use_x else None, level=levels)
+        pred = model.predict(h, s.X_future if self.uses_x(model, s) else None, level=levels)
         return back_transform(pred, transform, self.request)
+
+    @staticmethod
+    def uses_x(model: Forecaster, s: SeriesInput) -> bool:
+        """Whether ``model`` gets the regressors of ``s`` (an exogenous model on a series with regressors)."""
+        return model.get_tag("exogenous") and s.X is not None
 
     def forecast(
         self, series: SeriesInput, h: int, *, state: dict[str, Forecaster] | None = None, refit: bool = True
@@ -171,6 +183,64 @@ class SeriesEngine:
                     state.pop(name, None)
                 res = self._fall_back(name, failure_reason(name, exc), s, h, transform, fb_cache)
             out.append(res)
+        return out
+
+    def forecast_paths(
+        self,
+        series: SeriesInput,
+        h: int,
+        futures: Sequence[np.ndarray | None],
+        *,
+        state: dict[str, Forecaster] | None = None,
+        refit: bool = True,
+    ) -> list[list[SeriesForecast]]:
+        """:meth:`forecast` under each of several future regressors (``[future][model]``), fitting every model once.
+
+        Each model is fitted (or updated from ``state``) once and predicts under every ``futures[k]`` (one
+        prediction when it uses no regressors); a failure of the fit, or of a prediction, falls back for those
+        futures exactly as :meth:`forecast` would under that future alone. A model that failed under any future is
+        dropped from ``state``.
+        """
+        s = series.trimmed()
+        inputs = [replace(s, X_future=X) for X in futures]
+        caches: list[dict[int, SeriesForecast | str]] = [{} for _ in futures]
+        out: list[list[SeriesForecast]] = [[] for _ in futures]
+        for name, factory in self.factories.items():
+            transform = self.transforms.get(name, self._identity)
+            stored = None if (refit or state is None) else state.get(name)
+            model: Forecaster | None = None
+            try:
+                if s.y.size == 0:
+                    raise ValueError("no observed values in the history")
+                model = stored if stored is not None else factory()
+                self.fit_model(model, s, transform, update=stored is not None)
+            except Exception as exc:
+                model, reason = None, failure_reason(name, exc)
+            shared: SeriesForecast | str | None = None  # the one prediction of a model without regressors
+            failed = model is None
+            for k, sk in enumerate(inputs):
+                res: SeriesForecast | str
+                if model is None:
+                    res = reason
+                elif shared is not None:
+                    res = shared
+                else:
+                    try:
+                        res = self.predict_model(model, sk, h, transform)
+                        res.model = name
+                    except Exception as exc:
+                        res = failure_reason(name, exc)
+                    if not self.uses_x(model, sk):
+                        shared = res
+                if isinstance(res, str):
+                    failed = True
+                    res = self._fall_back(name, res, sk, h, transform, caches[k])
+                out[k].append(res)
+            if state is not None:
+                if failed:
+                    state.pop(name, None)
+                elif model is not None:
+                    state[name] = model
         return out
 
     def _fall_back(

@@ -1,4 +1,5 @@
-"""Future paths of raw inputs and the provider that turns them into future indicator values (DESIGN §6)."""
+"""Future paths of raw inputs, the provider that turns them into future indicator values, and forecasts that mix
+over sampled paths (DESIGN §6)."""
 
 from forecast.scenarios.paths import (
     PATHS,
@@ -11,10 +12,8 @@ from forecast.scenarios.paths import (
     Zero,
     make_path,
 )
-from forecast.scenarios.provider import InputPathProvider
-
-BASELINE = "baseline"
-"""The scenario of a spec's own ``[paths]``; named scenarios override some of them (``[scenarios.<name>]``)."""
+from forecast.scenarios.provider import BASELINE, InputPathProvider
+from forecast.scenarios.sampled import SampledBacktest, sampled_backtest, sampled_forecast
 
 __all__ = [
     "BASELINE",
@@ -25,7 +24,10 @@ __all__ = [
     "InputPath",
     "InputPathProvider",
     "LastValue",
+    "SampledBacktest",
     "Scaled",
     "Zero",
     "make_path",
+    "sampled_backtest",
+    "sampled_forecast",
 ]

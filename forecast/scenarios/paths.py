@@ -26,7 +26,14 @@ With less than a year of history there is no climatology and the path is the bas
 
 ``cold_snap`` — the climatology path ``delta`` °C colder on the first ``days`` periods (a what-if for temperature).
 
-Units: those of the input. All paths are deterministic functions of the history (no randomness).
+Units: those of the input. Every path's ``extend`` is a deterministic function of the history (no randomness).
+
+Sampled paths: ``baseline`` and ``scaled`` take ``samples = n`` (default 0: not sampled), ``seed`` (default 0) and
+``campaign`` (default true). Then :meth:`InputPath.draw` gives ``n`` integer paths around ``extend`` (negative
+binomial with dispersion fitted to the last ``window`` periods, times a per-path campaign multiplier learnt from the
+baseline's past misses when ``campaign``; :mod:`forecast.scenarios.sampling`), and the forecast mixes over them.
+``extend`` stays the deterministic path (what a forecast without sampling, and the ``mean`` column, use).
+Other paths are not sampled: ``zero`` has no uncertainty, temperature paths stay deterministic.
 """
 
 from __future__ import annotations
@@ -37,6 +44,8 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 
 import numpy as np
+
+from forecast.scenarios.sampling import campaign, campaign_uniforms, draw_counts, fingerprint, fit_dispersion, stream
 
 HALF_YEAR_DAYS = 183
 
@@ -54,6 +63,17 @@ class InputPath(ABC):
     @abstractmethod
     def extend(self, ds: np.ndarray, x: np.ndarray, future_ds: np.ndarray, season_length: int) -> np.ndarray:
         """Expected values at ``future_ds`` (datetime64, after ``ds[-1]``) from the history ``x`` at ``ds``."""
+
+    def n_samples(self) -> int:
+        """Paths :meth:`draw` gives (0: a deterministic path)."""
+        return 0
+
+    def draw(
+        self, ds: np.ndarray, x: np.ndarray, future_ds: np.ndarray, season_length: int, key: tuple[str, ...] = ()
+    ) -> np.ndarray:
+        """Sampled paths, shape ``(n_samples, h)``; ``key`` (scenario, column) seeds the stream. A deterministic
+        path gives one row, its :meth:`extend`."""
+        return self.extend(ds, x, future_ds, season_length)[None, :]
 
 
 @dataclass(frozen=True)
@@ -74,30 +94,70 @@ class Baseline(InputPath):
     name: ClassVar[str] = "baseline"
     window: int = 28
     pattern_window: int = 84
+    samples: int = 0
+    seed: int = 0
+    campaign: bool = True
 
     def __post_init__(self) -> None:
         for key in ("window", "pattern_window"):
             value = getattr(self, key)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise ValueError(f"{self.name} {key}: expected an integer >= 1, got {value!r}")
+        for key in ("samples", "seed"):
+            value = getattr(self, key)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+                raise ValueError(f"{self.name} {key}: expected an integer >= 0, got {value!r}")
+        if not isinstance(self.campaign, bool):
+            raise ValueError(f"{self.name} campaign: expected true or false, got {self.campaign!r}")
+
+    def _level(self, x: np.ndarray) -> float:
+        level = _nanmean(x[-self.window :])
+        return _nanmean(x) if np.isnan(level) else level
+
+    def _pattern(self, x: np.ndarray, m: int) -> np.ndarray | None:
+        """Season factors by position ``t mod m`` (None when flat: ``m = 1`` or a recent mean of 0)."""
+        n = x.size
+        if m <= 1:
+            return None
+        span = min(n, max(m, self.pattern_window - self.pattern_window % m))
+        recent = x[n - span :]
+        pos = np.arange(n - span, n) % m
+        overall = _nanmean(recent)
+        if not overall > 0:
+            return None
+        per = np.array([_nanmean(recent[pos == p]) for p in range(m)]) / overall
+        return np.where(np.isnan(per), 1.0, per)
+
+    def _base(self, x: np.ndarray, at: np.ndarray, m: int) -> np.ndarray:
+        """The recent level × the season factors at the integer positions ``at``."""
+        per = self._pattern(x, m)
+        factors = np.ones(at.size) if per is None else per[at % m]
+        return self._level(x) * factors
 
     def extend(self, ds: np.ndarray, x: np.ndarray, future_ds: np.ndarray, season_length: int) -> np.ndarray:
-        n, h = x.size, future_ds.size
-        level = _nanmean(x[-self.window :])
-        if np.isnan(level):
-            level = _nanmean(x)
-        factors = np.ones(h)
-        m = season_length
-        if m > 1:
-            span = min(n, max(m, self.pattern_window - self.pattern_window % m))
-            recent = x[n - span :]
-            pos = np.arange(n - span, n) % m
-            overall = _nanmean(recent)
-            if overall > 0:
-                per = np.array([_nanmean(recent[pos == p]) for p in range(m)]) / overall
-                per = np.where(np.isnan(per), 1.0, per)
-                factors = per[(n + np.arange(h)) % m]
-        return level * factors
+        return self._base(x, x.size + np.arange(future_ds.size), season_length)
+
+    def n_samples(self) -> int:
+        return self.samples
+
+    def draw(
+        self, ds: np.ndarray, x: np.ndarray, future_ds: np.ndarray, season_length: int, key: tuple[str, ...] = ()
+    ) -> np.ndarray:
+        """``samples`` count paths around :meth:`extend` (see :mod:`forecast.scenarios.sampling`): dispersion from
+        the last ``window`` periods around their in-sample level × pattern, the campaign multiplier from the past
+        totals of the unscaled baseline; ``key`` is ``(scenario, column)``."""
+        if self.samples == 0:
+            return super().draw(ds, x, future_ds, season_length, key)
+        n, m = x.size, season_length
+        recent = np.arange(max(0, n - self.window), n)
+        r = fit_dispersion(x[recent], self._base(x, recent, m))
+        b, cv = 1.0, 0.0
+        if self.campaign:
+            b, cv = campaign(x, future_ds.size, lambda past, h: self._base(past, past.size + np.arange(h), m), r)
+        scenario = key[0] if key else ""
+        u = campaign_uniforms(self.seed, scenario, ds, future_ds, self.samples)
+        rng = stream(self.seed, *key, fingerprint(ds, x, future_ds))
+        return draw_counts(self.extend(ds, x, future_ds, season_length), r, b, cv, u, rng)
 
 
 @dataclass(frozen=True)
