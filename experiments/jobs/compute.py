@@ -23,7 +23,7 @@ from forecast.engine import fallback_factory
 from forecast.exog import ExogProvider
 from forecast.metrics import evaluate
 from forecast.models.base import Forecaster
-from forecast.output.quantiles import INTERVAL_NOTE
+from forecast.output.quantiles import with_interval_note
 from forecast.settings import ForecastSettings
 
 DELTA_MEAN = "delta_mean"  # a scenario's mean minus the base scenario's
@@ -58,7 +58,7 @@ def compute(
             scored = raw
             if conformal:
                 scored, out.interval_note = calibrate_backtest(raw, settings, names)
-            out.backtest = _noted(scored, out.interval_note).with_columns(pl.lit(base).alias(SCENARIO))
+            out.backtest = with_interval_note(scored, out.interval_note).with_columns(pl.lit(base).alias(SCENARIO))
             naive2 = next((e.name for e in spec.model_entries() if e.kind == "naive2"), None)  # the OWA reference
             scores = evaluate(out.backtest, data.frame, spec.season_length, naive2=naive2)
             out.per_series, out.per_step, out.overall = (
@@ -112,7 +112,7 @@ def _forecast(
         )
         if conformal and raw is not None and out.interval_note is None:
             fc = calibrate_forecast(fc, raw, settings, names)
-        parts.append(_noted(fc, out.interval_note).with_columns(pl.lit(name).alias(SCENARIO)))
+        parts.append(with_interval_note(fc, out.interval_note).with_columns(pl.lit(name).alias(SCENARIO)))
     base = next(iter(providers))
     return against_base(pl.concat(parts, how="diagonal_relaxed"), base)
 
@@ -166,12 +166,3 @@ def against_base(frame: pl.DataFrame, base: str) -> pl.DataFrame:
     ref = frame.filter(pl.col(SCENARIO) == base).select(*keys, pl.col(MEAN).alias("_base"))
     joined = frame.join(ref, on=keys, how="left", maintain_order="left")
     return joined.with_columns((pl.col(MEAN) - pl.col("_base")).alias(DELTA_MEAN)).drop("_base")
-
-
-def _noted(frame: pl.DataFrame, note: str | None) -> pl.DataFrame:
-    """``frame`` with ``note`` in ``interval_note`` wherever no other note is there."""
-    if note is None:
-        return frame
-    if INTERVAL_NOTE not in frame.columns:
-        return frame.with_columns(pl.lit(note).alias(INTERVAL_NOTE))
-    return frame.with_columns(pl.coalesce(pl.col(INTERVAL_NOTE), pl.lit(note)).alias(INTERVAL_NOTE))

@@ -50,7 +50,7 @@ from forecast.calibration import calibrate_backtest, calibrate_forecast
 from forecast.core import ModelLike, forecast_frame_with_state, future_grid
 from forecast.exog import DEFAULT_SCENARIO, ExogProvider, make_provider
 from forecast.models.registry import model_factory
-from forecast.output.quantiles import INTERVAL_NOTE
+from forecast.output.quantiles import with_interval_note
 from forecast.scenarios import BASELINE, InputPathProvider
 from forecast.settings import BacktestPlan, ForecastSettings
 
@@ -258,15 +258,6 @@ def _plan(config: dict[str, Any]) -> tuple[BacktestPlan, bool] | None:
     return BacktestPlan(**{k: v for k, v in stored.items() if k in names}), bool(stored.get("oracle_exog"))
 
 
-def _noted(frame: pl.DataFrame, note: str | None) -> pl.DataFrame:
-    """``frame`` with ``note`` in ``interval_note`` wherever no other note is there (as the job's rows)."""
-    if note is None:
-        return frame
-    if INTERVAL_NOTE not in frame.columns:
-        return frame.with_columns(pl.lit(note).alias(INTERVAL_NOTE))
-    return frame.with_columns(pl.coalesce(pl.col(INTERVAL_NOTE), pl.lit(note)).alias(INTERVAL_NOTE))
-
-
 @dataclass
 class Prepared:
     """One history frame made ready to forecast: read as the job reads its files, backtested for the intervals,
@@ -363,7 +354,7 @@ class HistoryForecaster:
         elif stored and 0 < req.h <= int(self.config.get("calibration_h") or 0):
             assert self.calibration is not None
             fc = calibrate_forecast(fc, self.calibration, settings, names)
-        return _noted(fc, prep.note).with_columns(pl.lit(scenario).alias(SCENARIO))
+        return with_interval_note(fc, prep.note).with_columns(pl.lit(scenario).alias(SCENARIO))
 
 
 def forecast_history(

@@ -18,6 +18,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from statistics import NormalDist
 
 import numpy as np
+import polars as pl
 
 _Q_RE = re.compile(r"^q-(\d*\.?\d+(?:e-?\d+)?)$")
 _LO_RE = re.compile(r"^lo-(\d+)$")
@@ -129,3 +130,12 @@ def exceed_columns(columns: Iterable[str]) -> dict[float, str]:
     """The ``p_exceed-*`` columns among ``columns``, keyed by their threshold, ascending."""
     found = {float(m.group(1)): c for c in columns if (m := _P_RE.match(c))}
     return dict(sorted(found.items()))
+
+
+def with_interval_note(frame: pl.DataFrame, note: str | None) -> pl.DataFrame:
+    """``frame`` with ``note`` in ``interval_note`` wherever no other note is there (the column added if needed)."""
+    if note is None:
+        return frame
+    if INTERVAL_NOTE not in frame.columns:
+        return frame.with_columns(pl.lit(note).alias(INTERVAL_NOTE))
+    return frame.with_columns(pl.coalesce(pl.col(INTERVAL_NOTE), pl.lit(note)).alias(INTERVAL_NOTE))
