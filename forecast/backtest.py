@@ -88,6 +88,7 @@ def backtest(
     settings: ForecastSettings,
     *,
     exog_provider: ExogProvider | None = None,
+    progress: Callable[[int, int], None] | None = None,
 ) -> pl.DataFrame:
     """Rolling-origin backtest of every model on every series, on the plan ``settings.backtest``.
 
@@ -95,7 +96,7 @@ def backtest(
     truth, after ``model``; null where the target is missing): ``unique_id, ds, cutoff, model, y, mean, lo-*,
     hi-*, q-*, p_exceed-*, fallback_reason``, sorted by series, cutoff, model (in mapping order) and ds. The future
     exogenous values of each window come from ``exog_provider`` (default: the last value); ``refit_every`` is
-    explained in the module docstring.
+    explained in the module docstring. ``progress(done, total)`` is called after each window.
 
     Every series needs ``input_size`` (or, when expanding, ``season_length + 1``, what the seasonal-naive
     fallback needs) periods before its first cutoff plus the test periods; otherwise one
@@ -112,6 +113,8 @@ def backtest(
             train, models, walk.plan.h, settings, future_exog=future_exog, state=state, refit=refit
         )
         parts.append(walk.joined(fc, cutoffs, test))
+        if progress is not None:
+            progress(len(parts), walk.plan.n_windows)
     return walk.ordered(parts)
 
 

@@ -45,3 +45,19 @@ def test_a_bar_replaces_the_progress_lines_and_is_gone_after_the_stage(monkeypat
             stage.progress(done, 4)
         assert stage._progress is not None and stage._progress.tasks[0].completed == 4
     assert stage._progress is None and len(lines) == 1  # only the stage's own line
+
+
+def test_the_backtest_reports_each_window_to_the_stage() -> None:
+    from datetime import date, timedelta
+
+    import polars as pl
+
+    from forecast import BacktestPlan, ForecastSettings, backtest
+    from forecast.models import SeasonalNaive
+
+    days = [date(2025, 1, 1) + timedelta(days=i) for i in range(60)]
+    frame = pl.DataFrame({"unique_id": ["a"] * 60, "ds": days, "y": [float(i % 7) for i in range(60)]})
+    calls: list[tuple[int, int]] = []
+    settings = ForecastSettings(freq="1d", backtest=BacktestPlan(h=7, n_windows=4))
+    backtest(frame, {"snaive": SeasonalNaive(season_length=7)}, settings, progress=lambda d, t: calls.append((d, t)))
+    assert calls == [(1, 4), (2, 4), (3, 4), (4, 4)]

@@ -54,7 +54,7 @@ def compute(
         assert spec.backtest is not None
         with log.stage("backtest") as stage:
             provider = exog_provider(spec, data, oracle=True) if spec.backtest.oracle_exog else providers[base]
-            raw = backtest(data.frame, models, settings, exog_provider=provider)
+            raw = backtest(data.frame, models, settings, exog_provider=provider, progress=stage.progress)
             scored = raw
             if conformal:
                 scored, out.interval_note = calibrate_backtest(raw, settings, names)
