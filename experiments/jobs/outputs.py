@@ -129,9 +129,9 @@ def wide_frames(forecast: pl.DataFrame | None) -> dict[str, pl.DataFrame]:
     ``utilsforecast`` and ``statsforecast`` users read them as they are."""
     if forecast is None:
         return {}
-    names = _scenarios({"forecast.parquet": forecast})
     if SCENARIO not in forecast.columns:
         return {"forecast_wide.parquet": to_nixtla(forecast)}
+    names = forecast.get_column(SCENARIO).unique(maintain_order=True).to_list()
     return {
         "forecast_wide.parquet" if i == 0 else f"forecast_wide-{name}.parquet": to_nixtla(forecast, scenario=name)
         for i, name in enumerate(names)

@@ -118,10 +118,10 @@ def run_job(
     for uid, _, detail in regime.iter_rows():
         log.line(f"regime: {uid}: {detail}")
     switch = regime.get_column(ID).unique(maintain_order=True).to_list()
-    if switch and spec.forecast.on_regime_break == "fallback":
-        log.line(f"regime: {len(switch)} series forecast with the fallback {spec.fallback} (on_regime_break)")
-    else:
+    if spec.forecast.on_regime_break != "fallback":
         switch = []
+    elif switch:
+        log.line(f"regime: {len(switch)} series forecast with the fallback {spec.fallback} (on_regime_break)")
     spec_dir = Path(out_root) / spec.name
     with JobLock(spec_dir) as lock:
         if lock.took_over:
