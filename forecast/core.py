@@ -33,8 +33,10 @@ Models without intervals
 
 Failures
     If a model raises (or returns non-finite values) on a series, the named ``fallback`` model forecasts that
-    series in its place and ``fallback_reason`` says why, e.g. ``"sarimax failed: LinAlgError: …"``. If the
-    fallback fails too, the rows carry nulls and both reasons: never a silent NaN.
+    series in its place and ``fallback_reason`` says why, e.g. ``"sarimax failed: LinAlgError: …"``. A model still
+    fitting or predicting a series after ``settings.model_time_limit`` seconds (default 60) is interrupted and falls
+    back the same way: ``"sarimax exceeded its 60 s time limit on this series; used seasonal_naive"``
+    (:mod:`forecast.timeout`). If the fallback fails too, the rows carry nulls and both reasons: never a silent NaN.
 
 Bounds and transforms
     Each model runs on ``forward(y)`` of its :class:`~forecast.output.bounds.Transform` (``"none"``: identity, the
@@ -188,6 +190,7 @@ class _Run:
             fallback_factory(settings.fallback, settings.season_length),
             settings.fallback,
             transforms,
+            settings.model_time_limit,
         )
         check_frame(df, settings.freq, exog)
         grid = future_grid(df, h, settings.freq)

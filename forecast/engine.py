@@ -1,7 +1,9 @@
 """The per-series engine: fit every model on one series, fall back on failure, map back through the transform.
 
 See :mod:`forecast.core` for the rules (nulls in the history, dates, models without intervals, failures, bounds);
-this module implements them for one series at a time, on numpy arrays.
+this module implements them for one series at a time, on numpy arrays. Each model's fit and predictions on a
+series run under one :class:`~forecast.timeout.Deadline` of ``time_limit`` seconds (the fallback under its own): a
+model past it is interrupted and falls back on that series alone (:mod:`forecast.timeout`).
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from forecast.models.registry import make_model, model_class
 from forecast.output.bounds import Identity, Transform
 from forecast.output.request import OutputRequest
 from forecast.output.series import SeriesForecast, back_transform, nan_forecast
+from forecast.timeout import Deadline, ModelTimeout
 
 ModelLike = Forecaster | Callable[[], Forecaster]
 """A model instance (cloned per series) or a zero-argument factory of fresh models."""
@@ -79,7 +82,10 @@ def fallback_factory(name: str | None, season_length: int) -> Callable[[], Forec
 
 
 def failure_reason(name: str, exc: BaseException) -> str:
-    """``"<name> failed: <Error>: <message>"`` on one line, at most :data:`MAX_REASON` characters."""
+    """``"<name> failed: <Error>: <message>"`` on one line, at most :data:`MAX_REASON` characters; a
+    :class:`~forecast.timeout.ModelTimeout` reads ``"<name> exceeded its 60 s time limit on this series"``."""
+    if isinstance(exc, ModelTimeout):
+        return f"{name} {exc}"
     text = " ".join(f"{name} failed: {type(exc).__name__}: {exc}".split())
     return text if len(text) <= MAX_REASON else text[: MAX_REASON - 1] + "…"
 
@@ -112,7 +118,8 @@ class SeriesEngine:
     """Forecasts one series at a time with every model; built once per frame from the frame's settings.
 
     ``transforms`` maps model names to :class:`~forecast.output.bounds.Transform` (missing: identity); the
-    fallback standing in for a model runs under that model's transform.
+    fallback standing in for a model runs under that model's transform. ``time_limit`` (seconds, None: none) bounds
+    each model's fit and predictions on one series (:mod:`forecast.timeout`).
     """
 
     factories: Mapping[str, Callable[[], Forecaster]]
@@ -122,6 +129,7 @@ class SeriesEngine:
     fallback: Callable[[], Forecaster] | None = None
     fallback_name: str | None = None
     transforms: Mapping[str, Transform] = field(default_factory=dict)
+    time_limit: float | None = None
 
     def __post_init__(self) -> None:
         self._identity = Identity()  # one instance, so models without a transform share one fallback forecast
@@ -174,11 +182,12 @@ class SeriesEngine:
                 if s.y.size == 0:
                     raise ValueError("no observed values in the history")
                 model = stored if stored is not None else factory()
-                res = self.run_model(model, s, h, transform, update=stored is not None)
+                limit = Deadline(self.time_limit)
+                res = limit.run(self.run_model, model, s, h, transform, update=stored is not None)
                 res.model = name
                 if state is not None:
                     state[name] = model
-            except Exception as exc:
+            except (Exception, ModelTimeout) as exc:
                 if state is not None:
                     state.pop(name, None)
                 res = self._fall_back(name, failure_reason(name, exc), s, h, transform, fb_cache)
@@ -209,12 +218,13 @@ class SeriesEngine:
             transform = self.transforms.get(name, self._identity)
             stored = None if (refit or state is None) else state.get(name)
             model: Forecaster | None = None
+            limit = Deadline(self.time_limit)  # the fit and every prediction of this model on this series
             try:
                 if s.y.size == 0:
                     raise ValueError("no observed values in the history")
                 model = stored if stored is not None else factory()
-                self.fit_model(model, s, transform, update=stored is not None)
-            except Exception as exc:
+                limit.run(self.fit_model, model, s, transform, update=stored is not None)
+            except (Exception, ModelTimeout) as exc:
                 model, reason = None, failure_reason(name, exc)
             shared: SeriesForecast | str | None = None  # the one prediction of a model without regressors
             failed = model is None
@@ -226,9 +236,9 @@ class SeriesEngine:
                     res = shared
                 else:
                     try:
-                        res = self.predict_model(model, sk, h, transform)
+                        res = limit.run(self.predict_model, model, sk, h, transform)
                         res.model = name
-                    except Exception as exc:
+                    except (Exception, ModelTimeout) as exc:
                         res = failure_reason(name, exc)
                     if not self.uses_x(model, sk):
                         shared = res
@@ -258,8 +268,8 @@ class SeriesEngine:
                 cache[key] = "no fallback configured"
             else:
                 try:
-                    cache[key] = self.run_model(self.fallback(), s, h, transform)
-                except Exception as exc:
+                    cache[key] = Deadline(self.time_limit).run(self.run_model, self.fallback(), s, h, transform)
+                except (Exception, ModelTimeout) as exc:
                     cache[key] = "fallback " + failure_reason(str(self.fallback_name), exc)
         fb = cache[key]
         if isinstance(fb, str):

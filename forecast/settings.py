@@ -5,7 +5,9 @@
 ``fallback`` model, the inputs handed to the models (``exog``), what the output reports (interval ``levels``,
 ``quantiles``, exceedance ``thresholds``), where the intervals come from (``intervals``: ``"model"``, each model's
 own, or ``"conformal"``, calibrated on the backtest by :mod:`forecast.calibration` over the last
-``calibration_windows`` windows on the ``calibration_scale``), and the rolling-origin :class:`BacktestPlan`.
+``calibration_windows`` windows on the ``calibration_scale``), the rolling-origin :class:`BacktestPlan`, and
+``model_time_limit``, the seconds each model may spend fitting and predicting one series before that series falls
+back (:mod:`forecast.timeout`; default 60, None or 0: no limit).
 :func:`forecast.core.forecast_frame` and :func:`forecast.backtest.backtest` take it instead of a dozen keyword
 arguments; ``experiments`` builds it once from a spec (``experiments.inputs.settings``). Everything is validated
 on construction, so a bad value fails where it is made.
@@ -24,8 +26,12 @@ from forecast.models.base import check_h
 from forecast.output.bounds import Transform, TransformLike, resolve_transforms
 from forecast.output.quantiles import check_quantiles, check_thresholds
 from forecast.output.request import OutputRequest, check_levels
+from forecast.timeout import check_time_limit
 
 INTERVAL_SOURCES = ("model", "conformal")
+DEFAULT_TIME_LIMIT_S = 60.0
+"""Seconds per model and series (fit and predictions): ~25x the slowest median fit measured on 900 daily periods
+(ETS ZZZ with estimated initial states, 2.5 s; ``benchmarks/results/models.json``)."""
 CALIBRATION_SCALES = ("auto", "model", "none", "log1p", "logit")
 
 
@@ -91,6 +97,7 @@ class ForecastSettings:
     calibration_windows: int | None = 4
     calibration_scale: str = "auto"
     backtest: BacktestPlan | None = field(default=None)
+    model_time_limit: float | None = DEFAULT_TIME_LIMIT_S
 
     def __hash__(self) -> int:
         transform = self.transform
@@ -98,7 +105,8 @@ class ForecastSettings:
             transform = tuple(sorted((k, repr(v)) for k, v in transform.items()))
         fields = (self.freq, self.season_length, self.bounds, self.fallback, self.exog, self.levels)
         calibration = (self.intervals, self.calibration_windows, self.calibration_scale)
-        return hash((*fields, self.quantiles, self.thresholds, *calibration, self.backtest, repr(transform)))
+        limits = (self.backtest, self.model_time_limit)
+        return hash((*fields, self.quantiles, self.thresholds, *calibration, *limits, repr(transform)))
 
     def __post_init__(self) -> None:
         freq_step(self.freq)
@@ -120,6 +128,7 @@ class ForecastSettings:
             )
         if self.bounds is None:
             set_(self, "bounds", Bounds())
+        set_(self, "model_time_limit", check_time_limit(self.model_time_limit))
 
     @property
     def request(self) -> OutputRequest:
