@@ -61,7 +61,7 @@ def test_a_poisoned_row_after_the_as_of_changes_nothing(workdir: Path) -> None:
     fc = pl.read_parquet(workdir / poisoned.out_dir / "forecast.parquet")
     assert fc["ds"].min() == date(2025, 1, 25)
     # without the as-of the poisoned file is read, and refused: the rows were real poison
-    with pytest.raises(DataError, match=r"column 'y'.*99\.0"):
+    with pytest.raises(DataError, match=r"column 'hours_off'.*99\.0"):
         run_job("spec.toml", kind="forecast", track=False, out_root="full")
 
 

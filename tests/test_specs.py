@@ -52,3 +52,36 @@ def test_window_must_be_ordered() -> None:
     base.update(start="2024-01-02", end="2024-01-01")
     with pytest.raises(SpecError, match=r"start .* must be before end"):
         parse_spec(base, "x.toml")
+
+
+def test_a_dumped_spec_reads_back_the_same() -> None:
+    """Dates and paths come back from JSON text (the only text taken for another type); the hash is unchanged."""
+    from experiments.inputs.spec import spec_hash
+
+    spec = load_spec(REPO / "experiments" / "specs" / "dnipro.toml")
+    again = parse_spec(spec.model_dump(mode="json"), spec.path)
+    assert again == spec and spec_hash(again) == spec_hash(spec)
+    assert spec.allow_paths == [Path("../shared/data")] and "allow" not in spec.paths
+
+
+@pytest.mark.parametrize(
+    ("change", "key", "problem"),
+    [
+        ({"season_length": "7"}, "season_length", "got str '7'"),
+        ({"season_length": True}, "season_length", "got bool True"),
+        ({"forecast": {"h": 1001}}, "forecast.h", "1001 is above the limit: at most 1000"),
+        ({"as_of": 1735689600}, "as_of", "expected a date"),
+    ],
+)
+def test_types_are_strict_and_limits_named(change: dict, key: str, problem: str) -> None:
+    base = load_spec(REPO / "experiments" / "specs" / "demo.toml").model_dump(mode="json")
+    for k, v in change.items():
+        base[k] = {**base[k], **v} if isinstance(v, dict) else v
+    with pytest.raises(SpecError) as err:
+        parse_spec(base, "x.toml")
+    assert (err.value.key, problem in err.value.problem) == (key, True), str(err.value)
+
+
+def test_a_spec_error_is_short_whatever_the_problem() -> None:
+    err = SpecError("x.toml", "k", "y" * 100_000)
+    assert len(str(err)) < 700 and "more characters" in str(err)

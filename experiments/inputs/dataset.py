@@ -6,13 +6,18 @@ its regular grid and report missing periods (left as nulls); check each source's
 feed is a warning, or StaleFeedError with ``stale = "fail"``); fill the missing tail of an input that ends early
 with a nowcast by its path (experiments/inputs/freshness.py); compute indicators on each input source over its full
 history up to the as-of date (so decays are warmed up); attach the used input columns to the target grid.
+
+The spec's data window is checked against the target's span before anything else is done with it: a ``start``
+after the data, an ``end`` or ``as_of`` before it, an ``as_of`` more than ``forecast.h`` periods after the target's
+last period, a ``target.series`` entry without rows in the window, and a backtest plan longer than the series are
+each a SpecError naming the key, so a job stops in its data stage, before its lock or any output.
 """
 
 from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import polars as pl
@@ -20,12 +25,14 @@ import polars as pl
 from experiments.inputs.freshness import FeedStatus, describe_fills, feed_status, nowcast_tails, raise_if_stale
 from experiments.inputs.sources import StrikeReportsSource, read_source
 from experiments.inputs.spec import ExperimentSpec, SpecError
-from features.contract import DAILY, DS, ID, ROW, Y
+from features.contract import DAILY, DS, ID, ROW, Y, freq_step
 from features.errors import DataError
 from features.indicators import IndicatorSpec, add_indicators, validate_indicator_specs
 from features.ingest.align import attach, check_coverage
 from features.ingest.events import complete_days
+from features.ingest.io import os_problem
 from features.ingest.validate import GapReport, gap_report, regularize, validate_long
+from forecast.settings import BacktestPlan
 
 
 @dataclass
@@ -55,11 +62,14 @@ class Dataset:
 
 
 def file_digest(path: str | Path) -> str:
-    """sha256 of a file's bytes."""
+    """sha256 of a file's bytes (a DataError naming the file when it cannot be read)."""
     h = hashlib.sha256()
-    with Path(path).open("rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
+    try:
+        with Path(path).open("rb") as fh:
+            for block in iter(lambda: fh.read(1 << 20), b""):
+                h.update(block)
+    except OSError as exc:
+        raise DataError(path, os_problem(exc)) from None
     return h.hexdigest()
 
 
@@ -90,40 +100,128 @@ def window(frame: pl.DataFrame, spec: ExperimentSpec) -> pl.DataFrame:
     return frame
 
 
-def load_target(spec: ExperimentSpec, raw: pl.DataFrame) -> tuple[pl.DataFrame, date]:
-    """Validate, subset and regularize the target; return it with the effective as-of date."""
-    src = spec.sources[spec.target.source]
-    path = src.path
-    if spec.target.column not in raw.columns:
+def _day(value: date | datetime) -> date:
+    return value.date() if isinstance(value, datetime) else value
+
+
+def _empty_window(spec: ExperimentSpec, path: Path, full: pl.DataFrame) -> Exception:
+    """Why the target has no rows in the spec's data window: the key that cuts everything away, or the file."""
+    if full.height:
+        first, last = _day(full[DS].min()), _day(full[DS].max())  # type: ignore[arg-type]
+        span = f"the target's data ({path}) run from {first} to {last}"
+        if spec.start is not None and spec.start > last:
+            return SpecError(spec.path, "start", f"{spec.start} is after the data: {span}")
+        if spec.end is not None and spec.end < first:
+            return SpecError(spec.path, "end", f"{spec.end} is before the data: {span}")
+        if spec.as_of is not None and spec.as_of < first:
+            return SpecError(spec.path, "as_of", f"{spec.as_of} is before the data: {span}")
+    when = f" on or before the as-of date {spec.as_of}" if spec.as_of else ""
+    return DataError(path, f"no target rows{when}", column=DS, expected="at least one period to forecast from")
+
+
+def _check_series(spec: ExperimentSpec, path: Path, frame: pl.DataFrame, full: pl.DataFrame) -> None:
+    """Every series ``target.series`` names must have rows in the data window (and be in the file at all)."""
+    known = set(frame[ID].unique().to_list())
+    unknown = [s for s in spec.target.series if s not in known]
+    if not unknown:
+        return
+    in_file = set(full[ID].unique().to_list()) if full.height else set()
+    outside = [s for s in unknown if s in in_file]
+    if outside:
+        window = ", ".join(
+            f"{k} {v}" for k, v in (("start", spec.start), ("end", spec.end), ("as_of", spec.as_of)) if v
+        )
         raise SpecError(
-            "spec",
+            spec.path,
+            "target.series",
+            f"{', '.join(outside[:5])} ha{'ve' if len(outside) > 1 else 's'} no rows in the data window ({window}) "
+            f"of {path}",
+        )
+    raise DataError(
+        path,
+        f"series named in the spec key 'target.series' are not in the file: {', '.join(unknown[:5])}",
+        column=ID,
+        expected=f"ids such as {', '.join(sorted(known)[:5])}",
+    )
+
+
+def _check_as_of(spec: ExperimentSpec, path: Path, last: date | datetime) -> None:
+    """The as-of may lie at most ``forecast.h`` periods after the target's last period: beyond that, every period
+    a forecast would cover lies after a stretch of missing target longer than the forecast itself."""
+    if spec.as_of is None:
+        return
+    step = freq_step(spec.freq)
+    end = datetime.combine(spec.as_of, datetime.min.time(), tzinfo=UTC) + timedelta(days=1)
+    start = last if isinstance(last, datetime) else datetime.combine(last, datetime.min.time(), tzinfo=UTC)
+    gap = (end - start.replace(tzinfo=start.tzinfo or UTC) - step) // step
+    if gap > spec.forecast.h:
+        unit = "days" if spec.freq == DAILY else "hours"
+        raise SpecError(
+            spec.path,
+            "as_of",
+            f"{spec.as_of} is {gap} {unit} after the target's last period {last} ({path}); at most forecast.h = "
+            f"{spec.forecast.h} {unit} (is the as-of date or the target file wrong?)",
+        )
+
+
+def load_target(spec: ExperimentSpec, raw: pl.DataFrame, full: pl.DataFrame | None = None) -> tuple[pl.DataFrame, date]:
+    """Validate, subset and regularize the target; return it with the effective as-of date.
+
+    ``raw``: the target source cut to the spec's data window; ``full``: the same before the cut (to say which key
+    cut everything away). Errors name the file's column (``hours_off``, ``date``), not the canonical ``y``/``ds``."""
+    src = spec.sources[spec.target.source]
+    path, column = src.path, spec.target.column
+    full = raw if full is None else full
+    if column not in raw.columns or column in (ID, DS, ROW):
+        have = ", ".join(c for c in raw.columns if c not in (ID, DS, ROW))
+        raise SpecError(
+            spec.path,
             "target.column",
-            f"{spec.target.column!r} is not produced by source "
-            f"{spec.target.source!r} ({path}); it has: {', '.join(c for c in raw.columns if c not in (ID, DS, ROW))}",
+            f"{column!r} is not produced by source {spec.target.source!r} ({path}); it has: {have}",
         )
     keep = [c for c in (ROW,) if c in raw.columns]
-    frame = raw.select(*keep, ID, DS, pl.col(spec.target.column).cast(pl.Float64).alias(Y))
-    frame = validate_long(frame, path, freq=spec.freq, values=[Y], bounds={Y: spec.target.bounds})
+    frame = raw.select(*keep, ID, DS, pl.col(column).cast(pl.Float64))
+    try:
+        frame = validate_long(frame, path, freq=spec.freq, values=[column], bounds={column: spec.target.bounds})
+    except DataError as exc:
+        raise exc.with_column(src.file_column(exc.column) if exc.column else None) from None
+    frame = frame.rename({column: Y})
     if frame.height == 0:
-        when = f" on or before the as-of date {spec.as_of}" if spec.as_of else ""
-        raise DataError(path, f"no target rows{when}", column=DS, expected="at least one period to forecast from")
+        raise _empty_window(spec, path, full)
     if spec.target.series:
-        known = set(frame[ID].unique().to_list())
-        unknown = [s for s in spec.target.series if s not in known]
-        if unknown:
-            raise DataError(
-                path,
-                f"series named in the spec key 'target.series' are not in the file: {', '.join(unknown[:5])}",
-                column=ID,
-                expected=f"ids such as {', '.join(sorted(known)[:5])}",
-            )
+        _check_series(spec, path, frame, full)
         frame = frame.filter(pl.col(ID).is_in(spec.target.series))
     last = frame[DS].max()
-    as_of = spec.as_of or (last.date() if isinstance(last, datetime) else last)
+    _check_as_of(spec, path, last)  # type: ignore[arg-type]
+    as_of = spec.as_of or _day(last)  # type: ignore[arg-type]
     # every series runs to the as-of date: a series whose last periods are missing gets null rows there (and is
     # forecast from the same origin as the others), never a forecast that starts early
     # (hourly series keep their own ends: M4-style collections end at different instants)
     return regularize(frame, spec.freq, end=as_of if spec.freq == DAILY else None), as_of
+
+
+def check_plan(spec: ExperimentSpec, frame: pl.DataFrame) -> None:
+    """Refuse a backtest plan the target's series are too short for, naming the spec key (before a job takes its
+    lock or writes anything; the backtest itself checks the same: ``input_size`` periods, or ``season_length + 1``
+    when expanding, before the first cutoff, plus every window's test periods)."""
+    if spec.backtest is None or frame.height == 0:
+        return
+    b = spec.backtest
+    plan = BacktestPlan(b.h, b.n_windows, b.step, b.input_size, b.refit_every)
+    min_train = b.input_size if b.input_size is not None else spec.season_length + 1
+    need = plan.required_length(min_train)
+    lengths = frame.group_by(ID, maintain_order=True).len()
+    short = lengths.filter(pl.col("len") < need).sort("len")
+    if short.height:
+        listed = ", ".join(f"{u} ({n})" for u, n in short.head(5).iter_rows())
+        more = f" and {short.height - 5} more" if short.height > 5 else ""
+        raise SpecError(
+            spec.path,
+            "backtest",
+            f"{short.height} of {lengths.height} series too short for the plan (h={b.h}, n_windows={b.n_windows}, "
+            f"step={plan.stride}, min training size={min_train}: need {need} periods, shortest: {listed}{more}); "
+            "lower backtest.n_windows, step or h, or widen the data window",
+        )
 
 
 def referenced_columns(indicators: list[IndicatorSpec]) -> set[str]:
@@ -176,12 +274,15 @@ def load_dataset(spec: ExperimentSpec) -> Dataset:
     """
     raws: dict[str, pl.DataFrame] = {}
     digests: dict[str, str] = {}
+    full_target = None
     for name, src in spec.sources.items():
-        raws[name] = window(collapse(read_source(src, spec.freq), src.collapse), spec)
+        whole = collapse(read_source(src, spec.freq, spec.as_of), src.collapse)
+        full_target = whole if name == spec.target.source else full_target
+        raws[name] = window(whole, spec)
         for f in src.files():
             digests[f"{name}:{Path(f).name}"] = file_digest(f)
     indicators = validate_indicator_specs(spec.features)
-    target, as_of = load_target(spec, raws[spec.target.source])
+    target, as_of = load_target(spec, raws[spec.target.source], full_target)
     feeds = {
         name: feed_status(name, src.path, raws[name], as_of, spec.freq, max_age=src.max_age_delta, policy=src.stale)
         for name, src in spec.sources.items()
@@ -240,6 +341,7 @@ def load_dataset(spec: ExperimentSpec) -> Dataset:
     for col in spec.exog:
         check_coverage(features, [col], origin[col])
     frame = features.select(ID, DS, Y, *spec.exog)
+    check_plan(spec, frame)
     return Dataset(
         frame=frame,
         exog=list(spec.exog),

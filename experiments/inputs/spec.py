@@ -1,8 +1,14 @@
 """The experiment spec: a TOML file validated on load.
 
 Unknown keys, wrong types and out-of-range values are :class:`SpecError` naming the key (``backtest.h``), so a
-scheduled job fails before touching data, models or the tracking store. Relative paths in a spec are resolved
-against the working directory the job runs in (a cron line should ``cd`` to the project first).
+scheduled job fails before touching data, models or the tracking store. Types are strict: TOML text is never read
+as a number or a flag (``h = "7"`` is refused), nor a fraction as a whole number (``h = 7.0``). Sizes are bounded
+(:data:`LIMITS`: horizons, windows, steps, season lengths, list lengths), and the message names the limit.
+
+Relative paths in a spec are resolved against the working directory the job runs in (a cron line should ``cd`` to
+the project first), and must lie inside the spec's folder, the project folder (that working directory) or a folder
+listed under ``[paths] allow``: see :mod:`experiments.inputs.spec_paths`. The spec file itself is UTF-8 (a UTF-8
+byte-order mark is skipped) and at most :data:`MAX_SPEC_BYTES` long.
 """
 
 from __future__ import annotations
@@ -12,28 +18,55 @@ import json
 import re
 import tomllib
 from dataclasses import dataclass
-from datetime import date
 from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator, model_validator
 
-from experiments.inputs.sources import SOURCE_CLASS_TAGS, SourceSpec
+from experiments.inputs.sources import FilePath, LaxDate, SourceSpec
+from experiments.inputs.spec_paths import ALLOW, ALLOW_FIELD, PathRefused, check_paths, named_files, split_allow
 from features.contract import DAILY, HOURLY, Bounds
+from features.errors import MAX_PART, shorten
+from features.ingest.io import file_problem, os_problem
 from forecast.scenarios import BASELINE
 from forecast.scenarios.paths import make_path
+from forecast.settings import DEFAULT_TIME_LIMIT_S
 
 
 class SpecError(ValueError):
-    """A spec that cannot be used: names the file and the key."""
+    """A spec that cannot be used: names the file and the key (the problem is cut to a bounded length)."""
 
     def __init__(self, path: str | Path, key: str, problem: str) -> None:
-        self.path, self.key, self.problem = str(path), key, problem
-        super().__init__(f"{path}: key '{key}': {problem}")
+        self.path, self.key, self.problem = str(path), key, shorten(problem, MAX_PART)
+        super().__init__(f"{path}: key '{key}': {self.problem}")
+
+
+class _Keyed(ValueError):
+    """A cross-field problem raised inside validation that names its own key (``scenarios.x``)."""
+
+    def __init__(self, key: str, problem: str) -> None:
+        self.key, self.problem = key, problem
+        super().__init__(problem)
+
+
+MAX_SPEC_BYTES = 1 << 20
+"""A spec is a small text file: anything larger is refused unread."""
+
+LIMITS = {
+    "h": 1000,  # periods ahead: a forecast or a backtest window (1000 days ≈ 2.7 years, 1000 hours ≈ 6 weeks)
+    "windows": 500,  # backtest windows, calibration windows, refit interval
+    "step": 1000,  # periods between backtest windows
+    "input_size": 1_000_000,  # periods of history a backtest window keeps
+    "season_length": 10_000,  # periods in a season (8766 hours in a year)
+    "list": 100,  # levels, quantiles, thresholds, target series named, exog columns
+    "plots": 1000,  # fan charts per model
+    "entries": 100,  # sources, models, features, scenarios
+}
+"""Upper limits of the spec's sizes: a typo such as ``h = 100000`` is an error naming the limit."""
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
 
 
 class TargetSpec(_Strict):
@@ -41,7 +74,7 @@ class TargetSpec(_Strict):
     column: str
     lower: float | None = None
     upper: float | None = None
-    series: list[str] = Field(default_factory=list)
+    series: list[str] = Field(default_factory=list, max_length=10_000)
     # fit every model on a transformed target so intervals stay inside the bounds (docs/forecasting.md);
     # a model may override it with its own `transform` key
     transform: Literal["none", "log1p", "logit"] = "none"
@@ -59,22 +92,28 @@ class TargetSpec(_Strict):
 
 
 class BacktestSpec(_Strict):
-    h: int = Field(gt=0)
-    n_windows: int = Field(default=3, gt=0)
-    step: int | None = Field(default=None, gt=0)
-    input_size: int | None = Field(default=None, gt=0)
-    refit_every: int = Field(default=1, gt=0)
+    h: int = Field(gt=0, le=LIMITS["h"])
+    n_windows: int = Field(default=3, gt=0, le=LIMITS["windows"])
+    step: int | None = Field(default=None, gt=0, le=LIMITS["step"])
+    input_size: int | None = Field(default=None, gt=0, le=LIMITS["input_size"])
+    refit_every: int = Field(default=1, gt=0, le=LIMITS["windows"])
     oracle_exog: bool = False
+    # score against another version of outage schedules than the one the models learn from (vintage = "as_of"):
+    # "final" (after every revision) or "first_published" (experiments/inputs/vintages.py)
+    score_against: Literal["final", "first_published"] | None = None
 
 
 class ForecastSpec(_Strict):
-    h: int = Field(gt=0)
-    level: list[int] = Field(default_factory=lambda: [80, 95])
-    quantiles: list[float] = Field(default_factory=list)  # q-0.1 … columns (and CRPS/pinball in backtests)
-    thresholds: list[float] = Field(default_factory=list)  # p_exceed-<c> columns: P(y > c) per series and step
+    h: int = Field(gt=0, le=LIMITS["h"])
+    level: list[int] = Field(default_factory=lambda: [80, 95], max_length=LIMITS["list"])
+    # q-0.1 … columns (and CRPS/pinball in backtests)
+    quantiles: list[float] = Field(default_factory=list, max_length=LIMITS["list"])
+    # p_exceed-<c> columns: P(y > c) per series and step
+    thresholds: list[float] = Field(default_factory=list, max_length=LIMITS["list"])
     # where intervals come from: "conformal" (each model's own backtest residuals, forecast.calibration) or "model"
     intervals: Literal["conformal", "model"] = "conformal"
-    calibration_windows: int = Field(default=4, gt=0)  # latest backtest windows a calibration uses
+    # latest backtest windows a calibration uses
+    calibration_windows: int = Field(default=4, gt=0, le=LIMITS["windows"])
     calibration_scale: Literal["auto", "model", "none", "log1p", "logit"] = "auto"  # scale residuals are compared on
     # what a regime break of the target (forecast/regime.py: a level shift, zero run or flatline at the end) does:
     # "report" it in the log and manifest, or also forecast the flagged series with the spec's `fallback` model
@@ -99,7 +138,7 @@ class TrackingSpec(_Strict):
     experiment: str | None = None
     uri: str | None = None
     log_models: bool = True  # each model as an MLflow pyfunc model in its child run
-    max_fan_charts: int = Field(default=6, ge=0)  # fan-chart PNGs per model (first series by id)
+    max_fan_charts: int = Field(default=6, ge=0, le=LIMITS["plots"])  # fan-chart PNGs per model (first series by id)
     registered_model: str | None = None  # registry name for `gridcast promote` (default: the spec's name)
     promote_margin: float = Field(default=0.0, ge=0.0, lt=1.0)  # relative improvement needed to take @champion
 
@@ -122,28 +161,40 @@ class ExperimentSpec(_Strict):
     name: str = Field(pattern=r"^[A-Za-z0-9_.-]+$")
     description: str = ""
     freq: Literal["1d", "1h"] = DAILY
-    season_length: int = Field(default=7, gt=0)
-    as_of: date | None = None
+    season_length: int = Field(default=7, gt=0, le=LIMITS["season_length"])
+    as_of: LaxDate | None = None
     # a data window for historical experiments: every source is cut to [start, end] before anything else
-    start: date | None = None
-    end: date | None = None
-    sources: dict[str, SourceSpec]
+    start: LaxDate | None = None
+    end: LaxDate | None = None
+    sources: dict[str, SourceSpec] = Field(max_length=LIMITS["entries"])
     target: TargetSpec
-    features: list[dict[str, Any]] = Field(default_factory=list)
-    exog: list[str] = Field(default_factory=list)
+    features: list[dict[str, Any]] = Field(default_factory=list, max_length=LIMITS["entries"])
+    exog: list[str] = Field(default_factory=list, max_length=LIMITS["list"])
     # how each exogenous column is continued after a cutoff: "last_value" (default) or "climatology"
     exog_providers: dict[str, Literal["last_value", "climatology"]] = Field(default_factory=dict)
     # how each raw input continues after a cutoff (forecast.scenarios.paths); when given, indicators are recomputed
     # over history + path instead of being carried forward by exog_providers
     paths: dict[str, str | dict[str, Any]] = Field(default_factory=dict)
     # named what-if scenarios: each overrides some raw inputs' paths (the spec's own [paths] are "baseline")
-    scenarios: dict[str, dict[str, str | dict[str, Any]]] = Field(default_factory=dict)
-    models: dict[str, dict[str, Any]]
+    scenarios: dict[str, dict[str, str | dict[str, Any]]] = Field(default_factory=dict, max_length=LIMITS["entries"])
+    models: dict[str, dict[str, Any]] = Field(max_length=LIMITS["entries"])
     fallback: str = "seasonal_naive"
+    # seconds each model may spend fitting and predicting one series; past it that series falls back (0: no limit)
+    model_time_limit: float = Field(default=DEFAULT_TIME_LIMIT_S, ge=0, le=86400)
     backtest: BacktestSpec | None = None
     forecast: ForecastSpec
     tracking: TrackingSpec = TrackingSpec()
+    # [paths] allow = ["../shared/data"]: more folders the spec may read files from (experiments/inputs/spec_paths.py)
+    allow_paths: list[FilePath] = Field(default_factory=list, max_length=LIMITS["list"])
     _path: str = PrivateAttr(default="<spec>")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _split_allow(cls, data: Any) -> Any:
+        try:
+            return split_allow(data)
+        except PathRefused as exc:
+            raise _Keyed(exc.key, exc.problem) from None
 
     @model_validator(mode="after")
     def _cross_refs(self) -> ExperimentSpec:
@@ -193,24 +244,70 @@ class ExperimentSpec(_Strict):
         return self.tracking.experiment or f"gridcast-{self.name}"
 
 
-def _key(loc: tuple[Any, ...]) -> str:
-    """A dotted key from a pydantic error location, dropping the discriminated-union branch name."""
-    parts = [str(p) for p in loc]
-    if len(parts) >= 3 and parts[0] == "sources" and parts[2] in SOURCE_CLASS_TAGS:
-        del parts[2]
+def _key(loc: tuple[Any, ...], data: Any, *, missing: bool = False) -> str:
+    """A dotted key (``sources.x.path``, ``features[0].name``) from a pydantic error location: the parts that index
+    into the spec as written, so union branch names (``TableSource``, ``literal['as_of']``) drop out."""
+    if loc and loc[0] == ALLOW_FIELD:  # split off [paths] before validation (spec_paths.split_allow)
+        return f"paths.{ALLOW}" + "".join(f"[{p}]" for p in loc[1:] if isinstance(p, int))
+    parts: list[str] = []
+    node = data
+    for part in loc:
+        if isinstance(part, int) and isinstance(node, list) and 0 <= part < len(node):
+            parts[-1:] = [f"{parts[-1]}[{part}]"] if parts else [f"[{part}]"]
+            node = node[part]
+        elif isinstance(node, dict) and part in node:
+            parts.append(str(part))
+            node = node[part]
+    if missing and loc and isinstance(loc[-1], str):  # a required key that is absent: name it all the same
+        parts.append(loc[-1])
     return ".".join(parts) or "(top level)"
 
 
+_LEADING_KEY = re.compile(r"^([A-Za-z_]\w*(?:\.[\w-]+|\[\d+\])*):? ")
+
+
+def _problem(err: Any, data: Any) -> tuple[str, str]:
+    """The key and a plain message of one pydantic error: limits named, the wrong value's type shown."""
+    kind, msg, ctx = err["type"], str(err["msg"]), err.get("ctx") or {}
+    key = _key(err["loc"], data, missing=kind == "missing")
+    if isinstance(ctx.get("error"), _Keyed):
+        return ctx["error"].key, ctx["error"].problem
+    msg = msg.removeprefix("Value error, ")
+    if kind == "extra_forbidden":
+        return key, "unknown key"
+    if kind == "less_than_equal":
+        return key, f"{err['input']!r} is above the limit: at most {ctx.get('le')}"
+    if kind == "less_than":
+        return key, f"{err['input']!r} is above the limit: less than {ctx.get('lt')}"
+    if kind == "too_long":
+        return key, f"{ctx.get('actual_length')} entries, above the limit of {ctx.get('max_length')}"
+    if kind.endswith("_type") or kind.endswith("_parsing"):
+        given = err.get("input")
+        numeric = kind.split("_")[0] in ("int", "float", "bool")
+        hint = (
+            " (types are strict: a number or a flag is written without quotes)"
+            if numeric and isinstance(given, str)
+            else ""
+        )
+        return key, f"{msg}, got {type(given).__name__} {shorten(repr(given), 60)}{hint}"
+    match = _LEADING_KEY.match(msg)
+    if key == "(top level)" and match and match.group(1).split(".")[0].split("[")[0] in ExperimentSpec.model_fields:
+        return match.group(1), msg  # the message keeps its own key prefix (as the validators wrote it)
+    return key, msg
+
+
 def parse_spec(data: dict[str, Any], path: str | Path = "<spec>") -> ExperimentSpec:
-    """Validate a spec mapping; the first problem becomes a SpecError naming its key."""
+    """Validate a spec mapping; the first problem becomes a SpecError naming its key. Files the spec names must lie
+    in the folders it may read from (:mod:`experiments.inputs.spec_paths`); none is opened here."""
     try:
         spec = ExperimentSpec.model_validate(data)
     except ValidationError as exc:
-        err = exc.errors()[0]
-        msg = err["msg"]
-        if err["type"] == "extra_forbidden":
-            msg = "unknown key"
-        raise SpecError(path, _key(err["loc"]), msg) from None
+        key, problem = _problem(exc.errors()[0], data)
+        raise SpecError(path, key, problem) from None
+    try:
+        check_paths(path, named_files(spec.sources, spec.paths, spec.scenarios), spec.allow_paths)
+    except PathRefused as exc:
+        raise SpecError(path, exc.key, exc.problem) from None
     _check_plugins(spec, path)
     spec._path = str(path)
     return spec
@@ -243,13 +340,28 @@ def _check_plugins(spec: ExperimentSpec, path: str | Path) -> None:
 
 
 def load_spec(path: str | Path) -> ExperimentSpec:
-    """Read and validate a TOML spec file."""
+    """Read and validate a TOML spec file (UTF-8, a byte-order mark skipped; at most :data:`MAX_SPEC_BYTES`)."""
     p = Path(path)
-    if not p.is_file():
-        raise SpecError(p, "(file)", "spec file not found")
+    problem = file_problem(p)
+    if problem is not None:
+        raise SpecError(p, "(file)", "spec file not found" if problem == "file not found" else problem)
     try:
-        data = tomllib.loads(p.read_text(encoding="utf-8"))
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        with p.open("rb") as fh:
+            raw = fh.read(MAX_SPEC_BYTES + 1)
+    except OSError as exc:
+        raise SpecError(p, "(file)", os_problem(exc)) from None
+    if len(raw) > MAX_SPEC_BYTES:
+        raise SpecError(p, "(file)", f"larger than {MAX_SPEC_BYTES} bytes: a spec is a small TOML text file")
+    if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
+        raise SpecError(p, "(file)", "UTF-16 text (byte-order mark at the start): save the spec as UTF-8")
+    try:
+        text = raw.decode("utf-8-sig")  # a UTF-8 byte-order mark (Windows editors) is skipped
+    except UnicodeDecodeError as exc:
+        line = raw[: exc.start].count(b"\n") + 1
+        raise SpecError(p, "(file)", f"not UTF-8 text (line {line}): save the spec as UTF-8") from None
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
         raise SpecError(p, "(file)", f"not valid TOML: {exc}") from None
     return parse_spec(data, p)
 

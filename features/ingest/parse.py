@@ -14,7 +14,7 @@ from pathlib import Path
 import polars as pl
 
 from features.contract import ROW, UTC
-from features.errors import DataError
+from features.errors import DataError, shorten
 
 Source = str | Path
 
@@ -24,13 +24,19 @@ def require_columns(frame: pl.DataFrame | pl.LazyFrame, columns: Sequence[str], 
     have = frame.collect_schema().names() if isinstance(frame, pl.LazyFrame) else frame.columns
     missing = [c for c in columns if c not in have]
     if missing:
-        shown = ", ".join(c for c in have if c != ROW)
+        shown = column_list([c for c in have if c != ROW])
         raise DataError(
             source,
             f"missing column{'s' if len(missing) > 1 else ''} {', '.join(repr(c) for c in missing)}",
             column=missing[0],
             expected=f"the columns {', '.join(columns)} (file has: {shown})",
         )
+
+
+def column_list(names: Sequence[str], limit: int = 20) -> str:
+    """Column names for a message: at most ``limit``, each cut short (a broken header can be one huge name)."""
+    shown = ", ".join(shorten(str(n), 40) for n in names[:limit])
+    return shown + (f", … ({len(names) - limit} more)" if len(names) > limit else "")
 
 
 def fail_where(
@@ -51,11 +57,19 @@ def fail_where(
             source,
             problem,
             column=column,
-            rows=hits[ROW].head(5).to_list() if ROW in hits.columns else [],
-            n_bad=hits.height,
+            # a source row counted once, however many of its cells are bad (a wide row read as many long ones)
+            rows=hits[ROW].unique(maintain_order=True).head(5).to_list() if ROW in hits.columns else [],
+            n_bad=hits[ROW].n_unique() if ROW in hits.columns else hits.height,
             expected=expected,
             values=values,
         )
+
+
+def stripped(column: str) -> pl.Expr:
+    """A text column with surrounding white space removed and blank cells (empty or only spaces) as null, so a
+    check for a missing value catches ``"  "`` too."""
+    text = pl.col(column).str.strip_chars()
+    return pl.when(text.str.len_chars() == 0).then(None).otherwise(text).alias(column)
 
 
 def _blank(col: str) -> pl.Expr:

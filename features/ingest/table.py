@@ -50,10 +50,15 @@ def read_table(
     frame = collect(lf.select(select), path)
     if frame.height == 0:
         raise DataError(path, "no data rows", expected="a header followed by at least one row")
-    if freq == DAILY:
-        frame = to_date(frame, DS, path, fmt=date_format)
-    else:
-        frame = to_datetime_utc(frame, DS, path, naive_tz=naive_tz)
-    for name in value_map:
-        frame = to_float(frame, name, path)
+    # errors name the file's columns (``date``), not the canonical ones (``ds``) they are read into
+    file_column = {DS: ds_src, ID: id_src, **value_map}
+    try:
+        if freq == DAILY:
+            frame = to_date(frame, DS, path, fmt=date_format)
+        else:
+            frame = to_datetime_utc(frame, DS, path, naive_tz=naive_tz)
+        for name in value_map:
+            frame = to_float(frame, name, path)
+    except DataError as exc:
+        raise exc.with_column(file_column.get(exc.column or "", exc.column)) from None
     return frame.select(ROW, ID, DS, *value_map)

@@ -89,7 +89,8 @@ def validate_long(
     if freq == HOURLY and not (isinstance(dtype, pl.Datetime) and dtype.time_zone == UTC):
         raise DataError(source, f"has type {dtype} for hourly data", column=DS, expected="Datetime in UTC")
     frame = frame.with_columns(pl.col(ID).cast(pl.String))
-    fail_where(frame, pl.col(ID).is_null(), source, ID, "missing series id", "a unique_id in every row")
+    blank = pl.col(ID).is_null() | (pl.col(ID).str.strip_chars().str.len_chars() == 0)
+    fail_where(frame, blank, source, ID, "missing series id", "a unique_id in every row")
     fail_where(frame, pl.col(DS).is_null(), source, DS, "missing period", "a ds in every row")
     fail_where(
         frame,

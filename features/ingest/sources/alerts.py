@@ -16,7 +16,7 @@ from features.contract import DS, ID, ROW
 from features.errors import DataError
 from features.ingest.events import complete_days, interval_daily, local_date
 from features.ingest.io import collect, scan
-from features.ingest.parse import fail_where, to_datetime_utc
+from features.ingest.parse import column_list, fail_where, to_datetime_utc
 from features.ingest.sources._common import log, require_not_empty
 
 VOLUNTEER_COLUMNS = ["region", "started_at", "finished_at", "naive"]
@@ -101,7 +101,7 @@ def read_alert_events(
             path,
             "not an air-raid alert file",
             expected=f"the volunteer columns {VOLUNTEER_COLUMNS} or the official columns {OFFICIAL_COLUMNS} "
-            f"(file has: {', '.join(c for c in have if c != ROW)})",
+            f"(file has: {column_list([c for c in have if c != ROW])})",
         )
     require_not_empty(frame, path)
     fail_where(frame, pl.col(ID).is_null(), path, "region", "missing region", "a region name in every row")

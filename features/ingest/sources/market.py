@@ -12,6 +12,7 @@ from pathlib import Path
 import polars as pl
 
 from features.contract import DS, ID
+from features.errors import DataError
 from features.ingest.events import local_date, local_midnight_utc
 from features.ingest.parse import check_range, fail_where, to_date, to_float
 from features.ingest.sources._common import check_unique, log, read_csv, regular_grid, require_not_empty
@@ -80,7 +81,10 @@ def read_dam(path: str | Path, *, unique_id: str = "ua") -> pl.DataFrame:
     names = {"price_uah": "price_uah_mwh", "volume": "volume_mwh", "price_eur_mwh": "price_eur_mwh"}
     for raw, name in {**names, "rate": "uah_per_eur"}.items():
         frame = to_float(frame, raw, path, required=True, out=name)
-    check_range(frame, "volume_mwh", path, lower=0, what="volume")
+    try:
+        check_range(frame, "volume_mwh", path, lower=0, what="volume")
+    except DataError as exc:  # name the file's column
+        raise exc.with_column("volume") from None
     fail_where(frame, pl.col("uah_per_eur") <= 0, path, "rate", "non-positive exchange rate", "a rate > 0")
     frame = frame.with_columns(
         pl.lit(unique_id).alias(ID),

@@ -25,7 +25,7 @@ import polars as pl
 from features.contract import DS, ID, KYIV_TZ, UTC
 from features.errors import DataError
 from features.ingest.events import local_date
-from features.ingest.io import check_file
+from features.ingest.io import check_file, read_bytes
 from features.ingest.parse import fail_where, to_date, to_float
 from features.ingest.sources._common import check_unique, log, read_csv, regular_grid, require_not_empty
 
@@ -156,10 +156,13 @@ def daily_hours_off(hourly: pl.DataFrame, *, tz: str = KYIV_TZ) -> pl.DataFrame:
 def _load_json(path: str | Path) -> dict[str, Any]:
     p, _ = check_file(path, "json")
     try:
-        doc = json.loads(p.read_text(encoding="utf-8"))
+        doc = json.loads(read_bytes(p).decode("utf-8"))
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise DataError(p, f"invalid JSON: {exc}", expected="a schedule JSON document") from None
-    data = doc.get("fact", {}).get("data") if isinstance(doc, dict) else None
+    except RecursionError:
+        raise DataError(p, "invalid JSON: nested too deeply", expected="a schedule JSON document") from None
+    fact = doc.get("fact") if isinstance(doc, dict) else None
+    data = fact.get("data") if isinstance(fact, dict) else None
     if not isinstance(data, dict):
         raise DataError(p, "no 'fact.data' object", column="fact.data", expected="fact.data[<day>][<queue>][<hour>]")
     return doc
@@ -185,18 +188,21 @@ def _day_of_key(key: str, source: str | Path) -> tuple[date, str]:
     )
 
 
-def _reference_day(doc: dict[str, Any]) -> date | None:
+def _reference_day(doc: dict[str, Any], source: str | Path) -> date | None:
     """The snapshot's own "today" (Kyiv date): ``fact.today`` (unix s), else ``lastUpdated`` (ISO), else None."""
     today = doc["fact"].get("today")
     if isinstance(today, int | str) and str(today).isdigit():
-        return datetime.fromtimestamp(int(today), tz=_UTC).astimezone(ZoneInfo(KYIV_TZ)).date()
+        try:
+            return datetime.fromtimestamp(int(today), tz=_UTC).astimezone(ZoneInfo(KYIV_TZ)).date()
+        except (ValueError, OverflowError, OSError):
+            raise DataError(source, "not a unix timestamp of a real day", column="fact.today", values=[today]) from None
     stamp = doc.get("lastUpdated")
     if isinstance(stamp, str):
         try:
             parsed = datetime.fromisoformat(stamp.replace("Z", "+00:00"))
-        except ValueError:
+            return parsed.astimezone(ZoneInfo(KYIV_TZ)).date() if parsed.tzinfo else parsed.date()
+        except (ValueError, OverflowError):
             return None
-        return parsed.astimezone(ZoneInfo(KYIV_TZ)).date() if parsed.tzinfo else parsed.date()
     return None
 
 
@@ -249,7 +255,10 @@ def _fix_future_days(
     """
     if ref is None or slots.is_empty():
         return slots
-    limit = ref + timedelta(days=max_days_ahead)
+    try:
+        limit = ref + timedelta(days=max_days_ahead)
+    except OverflowError:  # a snapshot dated at the end of the calendar: no day lies after it
+        return slots
     future = slots.filter(pl.col("date") > limit)
     if future.is_empty():
         return slots
@@ -344,6 +353,6 @@ def read_outage_schedule_json(
     }
     slots = pl.DataFrame(rows, schema=schema, orient="row") if rows else pl.DataFrame(schema=schema)
     slots = _one_key_per_day(slots, path)
-    slots = _fix_future_days(slots, _reference_day(doc), future_days, max_days_ahead, path)
+    slots = _fix_future_days(slots, _reference_day(doc, path), future_days, max_days_ahead, path)
     hourly = _slots_to_hourly(slots, region, path)
     return regular_grid(hourly, "1h", path, what="hour").sort(ID, DS)

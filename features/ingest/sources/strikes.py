@@ -13,7 +13,7 @@ import polars as pl
 
 from features.contract import DS, ID, KYIV_TZ, ROW, UTC
 from features.ingest.events import complete_days, sum_by_day
-from features.ingest.parse import check_range, fail_where, to_float
+from features.ingest.parse import check_range, fail_where, stripped, to_float
 from features.ingest.sources._common import check_unique, read_csv, require_not_empty
 
 NATIONAL = "national"
@@ -95,9 +95,7 @@ def read_weapon_lookup(path: str | Path) -> pl.DataFrame:
 
     Models must be unique and every model needs a category.
     """
-    frame = read_csv(path, ["model", "category"]).with_columns(
-        pl.col("model").str.strip_chars(), pl.col("category").str.strip_chars()
-    )
+    frame = read_csv(path, ["model", "category"]).with_columns(stripped("model"), stripped("category"))
     require_not_empty(frame, path)
     fail_where(frame, pl.col("model").is_null(), path, "model", "missing model", "a model name in every row")
     fail_where(frame, pl.col("category").is_null(), path, "category", "missing category", "a category", show="model")
@@ -193,7 +191,7 @@ def read_strike_events(path: str | Path, weapons_path: str | Path) -> pl.DataFra
         "attack window ends before it starts",
         "time_end ≥ time_start",
     )
-    frame = frame.with_columns(pl.col("model").str.strip_chars())
+    frame = frame.with_columns(stripped("model"))
     fail_where(frame, pl.col("model").is_null(), path, "model", "missing weapon model", "a model in every row")
     frame = _parse_counts(frame, path)
     classes = classify_models(frame["model"], read_weapon_lookup(weapons_path))

@@ -12,7 +12,7 @@ import polars as pl
 
 from features.contract import DS, ID, ROW
 from features.ingest.events import local_midnight_utc
-from features.ingest.parse import fail_where, to_date, to_datetime_utc, to_float
+from features.ingest.parse import fail_where, stripped, to_date, to_datetime_utc, to_float
 from features.ingest.sources._common import check_unique, log, read_csv, regular_grid, require_not_empty, scan_csv
 
 # derived_daily_24_cities.csv column → canonical column (units in the name).
@@ -144,8 +144,9 @@ def read_openmeteo_daily(path: str | Path) -> pl.DataFrame:
     frame = read_csv(path, ["date", "city", *columns])
     require_not_empty(frame, path)
     frame = to_date(frame, "date", path, out=DS)
+    frame = frame.with_columns(stripped("city"))
     fail_where(frame, pl.col("city").is_null(), path, "city", "missing city", "a city name in every row")
-    frame = frame.with_columns(pl.col("city").str.strip_chars().str.to_lowercase().alias(ID))
+    frame = frame.with_columns(pl.col("city").str.to_lowercase().alias(ID))
     check_unique(frame, [ID, DS], path, "city-day")
     frame = _parse_values(frame, columns, path)
     check_temperature_order(frame, path)
