@@ -2,24 +2,28 @@
 
 Exit codes (also in ``gridcast --help``): 0 ok; 2 bad input data or spec (nothing written); 3 tracking store
 unavailable (outputs kept); 4 every model failed; 5 another job holds the output folder's lock; 6 an input feed
-is older than its ``max_age`` and the spec says ``stale = "fail"``.
+is older than its ``max_age`` and the spec says ``stale = "fail"``; 7 the outputs could not be written (read-only
+or full filesystem; nothing published).
 """
 
 from __future__ import annotations
 
 import sys
+from collections.abc import Mapping
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import click
 
+from experiments.atomic import OutputError
+from experiments.cli_args import CONFIG_META, check_out_root, remember_config
 from experiments.inputs.freshness import StaleFeedError
 from experiments.inputs.spec import SpecError
 from experiments.jobs.lock import LockHeld
 from experiments.tracking.client import TrackingError
 from experiments.tracking.promotion import PromotionError
-from features.errors import DataError
+from features.errors import MAX_MESSAGE, MAX_PART, DataError, shorten
 from forecast.backtest import BacktestPlanError
 
 if TYPE_CHECKING:
@@ -30,10 +34,11 @@ EXIT_TRACKING = 3
 EXIT_ALL_FAILED = 4
 EXIT_LOCKED = 5
 EXIT_STALE = 6
+EXIT_OUTPUT = 7
 
 EXIT_CODES = """Exit codes: 0 ok; 2 bad input data or spec (nothing written); 3 tracking store unavailable (outputs
 kept); 4 every model failed; 5 another job holds the output folder's lock; 6 an input feed is stale and its spec
-says stale = "fail"."""
+says stale = "fail"; 7 the outputs could not be written (read-only or full filesystem; nothing published)."""
 
 
 class AllModelsFailed(RuntimeError):
@@ -46,8 +51,12 @@ class _Group(click.Group):
     def invoke(self, ctx: click.Context) -> object:
         try:
             return super().invoke(ctx)
-        except (DataError, SpecError, BacktestPlanError) as exc:
-            click.echo(f"gridcast: error: {exc}", err=True)
+        except (DataError, SpecError) as exc:
+            click.echo(f"gridcast: error: {shorten(str(exc), MAX_MESSAGE)}", err=True)
+            sys.exit(EXIT_BAD_INPUT)
+        except BacktestPlanError as exc:  # the plan does not fit the data: the spec's [backtest] keys
+            spec = ctx.meta.get(CONFIG_META, "spec")
+            click.echo(f"gridcast: error: {spec}: key 'backtest': {shorten(str(exc), MAX_PART)}", err=True)
             sys.exit(EXIT_BAD_INPUT)
         except PromotionError as exc:
             click.echo(f"gridcast: promote: {exc}", err=True)
@@ -64,13 +73,26 @@ class _Group(click.Group):
         except StaleFeedError as exc:
             click.echo(f"gridcast: stale input: {exc}", err=True)
             sys.exit(EXIT_STALE)
+        except OutputError as exc:
+            click.echo(f"gridcast: {exc}", err=True)
+            sys.exit(EXIT_OUTPUT)
 
 
 CONFIG = click.option(
-    "--config", "config", required=True, type=click.Path(path_type=Path), help="Experiment spec (TOML)."
+    "--config",
+    "config",
+    required=True,
+    type=click.Path(path_type=Path),
+    callback=remember_config,
+    help="Experiment spec (TOML).",
 )
 OUT = click.option(
-    "--out-root", default=Path("out"), show_default=True, type=click.Path(path_type=Path), help="Output folder."
+    "--out-root",
+    default=Path("out"),
+    show_default=True,
+    type=click.Path(path_type=Path),
+    callback=check_out_root,
+    help="Output folder.",
 )
 NO_TRACK = click.option("--no-tracking", is_flag=True, help="Do not log to MLflow (outputs only).")
 
@@ -330,16 +352,31 @@ def promote(
 
 @cli.command()
 @click.option("--config", "config", type=click.Path(path_type=Path), help="Spec whose tracking URI to use.")
-@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on (loopback by default).")
 @click.option("--port", default=5000, show_default=True, type=int)
 def ui(config: Path | None, host: str, port: int) -> None:
-    """Start the MLflow UI for the configured tracking store (loopback only unless told otherwise)."""
+    """Start the MLflow UI for the configured tracking store (loopback only unless --host says otherwise).
+
+    A tracking server (http/https URI) is its own UI: its address is printed instead."""
     import os
 
+    from experiments.tracking.client import redact
+
     uri = _uri(config)
-    click.echo(f"MLflow UI for {uri} on http://{host}:{port}")
-    mlflow = Path(sys.executable).with_name("mlflow")
-    os.execv(str(mlflow), [str(mlflow), "ui", "--backend-store-uri", uri, "--host", host, "--port", str(port)])
+    if uri.startswith(("http://", "https://")):
+        click.echo(f"the tracking server {redact(uri)} serves its own UI: open it in a browser")
+        return
+    click.echo(f"MLflow UI for {redact(uri)} on http://{host}:{port}")
+    argv, env = ui_command(Path(sys.executable).with_name("mlflow"), uri, host, port, os.environ)
+    os.execve(argv[0], argv, env)
+
+
+def ui_command(
+    mlflow: Path, uri: str, host: str, port: int, env: Mapping[str, str]
+) -> tuple[list[str], dict[str, str]]:
+    """The ``mlflow ui`` command line and environment ``gridcast ui`` runs: the store URI goes in the environment
+    (``MLFLOW_BACKEND_STORE_URI``), not on a command line any user can read in ``ps``."""
+    return [str(mlflow), "ui", "--host", host, "--port", str(port)], {**env, "MLFLOW_BACKEND_STORE_URI": uri}
 
 
 def main() -> None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import socket
 import time
 from datetime import date, timedelta
 from pathlib import Path
@@ -17,7 +18,16 @@ from mlflow.tracking import MlflowClient
 
 from experiments.inputs.spec import load_spec
 from experiments.jobs.run import run_job
-from experiments.tracking.client import MAX_ENTITIES, MAX_METRICS, MAX_PARAMS, MAX_TAGS, Tracker, TrackingError, batches
+from experiments.tracking.client import (
+    MAX_ENTITIES,
+    MAX_METRICS,
+    MAX_PARAMS,
+    MAX_TAGS,
+    Tracker,
+    TrackingError,
+    batches,
+    display_uri,
+)
 from experiments.tracking.job_log import logged_model_id
 from experiments.tracking.plots import Charts, FanChart, HorizonChart, start_rendering
 from experiments.tracking.tags import LOGGED_ARTIFACTS as LOGGED_ARTIFACTS_TAG
@@ -81,10 +91,61 @@ def test_run_ends_with_the_status_its_body_sets(tracker: Tracker) -> None:
     assert tracker.client.get_run(failed.id).info.status == "FAILED"
 
 
-def test_an_unreachable_store_is_a_tracking_error(tmp_path: Path) -> None:
-    (tmp_path / "not-a-db").mkdir()
-    with pytest.raises(TrackingError, match="unavailable"):
-        Tracker(f"sqlite:///{tmp_path / 'not-a-db'}", "x")
+@pytest.mark.parametrize(
+    ("store", "reason"),
+    [
+        ("folder", "cannot open the SQLite file .*: unable to open database file"),
+        ("under-a-file", "cannot create its folder .*: Not a directory"),
+        ("corrupt", "cannot open the SQLite file .*: file is not a database"),
+        ("refused", "unavailable: Connection refused"),
+    ],
+)
+def test_an_unreachable_store_is_a_tracking_error(tmp_path: Path, store: str, reason: str) -> None:
+    """MLflow retries opening an SQLite store 10 times with backoff (~100 s); the probe fails at the first try."""
+    (tmp_path / "folder.db").mkdir()
+    (tmp_path / "a-file").write_text("x")
+    (tmp_path / "corrupt.db").write_bytes(bytes(range(256)) * 20)
+    with socket.socket() as held:  # bound, not listening: a connection is refused
+        held.bind(("127.0.0.1", 0))
+        uri = {
+            "folder": f"sqlite:///{tmp_path / 'folder.db'}",
+            "under-a-file": f"sqlite:///{tmp_path / 'a-file' / 'sub' / 'runs.db'}",
+            "corrupt": f"sqlite:///{tmp_path / 'corrupt.db'}",
+            "refused": f"http://user:s3cret-canary@127.0.0.1:{held.getsockname()[1]}",
+        }[store]
+        with pytest.raises(TrackingError, match=reason) as caught:
+            Tracker(uri, "x")
+    message = str(caught.value)
+    assert display_uri(uri) in message and "s3cret-canary" not in message
+
+
+def test_a_server_that_never_answers_is_given_up_after_the_timeout(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("MLFLOW_HTTP_REQUEST_TIMEOUT", "1")
+    monkeypatch.setenv("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")
+    with socket.socket() as silent:  # accepts connections (the kernel's backlog) and never answers
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(8)
+        uri = f"http://127.0.0.1:{silent.getsockname()[1]}"
+        with pytest.raises(TrackingError, match="unavailable: no answer within 1 s"):
+            Tracker(uri, "x")
+
+
+def test_after_the_store_is_found_unreachable_later_calls_fail_at_once() -> None:
+    calls = []
+
+    class Unreachable:
+        def set_terminated(self, *args: object) -> None:
+            calls.append(args)
+            raise ConnectionError("API request to http://h failed with exception [Errno 111] Connection refused")
+
+    tracker = Tracker.__new__(Tracker)  # a tracker whose store went away after it was opened
+    tracker.uri, tracker.n_requests, tracker.broken, tracker.client = "http://h", 0, None, Unreachable()
+    for _ in range(3):
+        with pytest.raises(TrackingError, match="Connection refused"):
+            tracker.end("some-run")
+    assert len(calls) == 1
 
 
 def test_logged_model_id_only_from_a_plain_logged_model_uri() -> None:

@@ -9,7 +9,11 @@ The lock is the kernel's (``flock``) on a small file that also records the holde
   over and says so (:attr:`JobLock.took_over`).
 
 The file is never deleted: deleting a lock file while another process has it open would let two holders lock two
-different files.
+different files. A folder where the lock file cannot be made (read-only, full) is an
+:class:`~experiments.atomic.OutputError` (CLI exit 7) before anything is written.
+
+Holding the lock, a job removes what dead jobs of the same spec left below the folder
+(:mod:`experiments.jobs.cleanup`): no live job can be writing there.
 """
 
 from __future__ import annotations
@@ -19,6 +23,8 @@ import os
 from datetime import UTC, datetime
 from pathlib import Path
 from types import TracebackType
+
+from experiments.atomic import OutputError, io_failure
 
 LOCK_NAME = ".lock"
 
@@ -40,8 +46,11 @@ class JobLock:
         self._fd: int | None = None
 
     def __enter__(self) -> JobLock:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError as exc:
+            raise OutputError(self.path.parent, io_failure(exc) or str(exc)) from None
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
