@@ -124,11 +124,17 @@ to the cutoff) and its test rows (``unique_id, ds``); the same number at every w
 
 
 def backtest_paths(
-    df: pl.DataFrame, models: Mapping[str, ModelLike], settings: ForecastSettings, futures: FuturesOf
+    df: pl.DataFrame,
+    models: Mapping[str, ModelLike],
+    settings: ForecastSettings,
+    futures: FuturesOf,
+    *,
+    progress: Callable[[int, int], None] | None = None,
 ) -> list[pl.DataFrame]:
     """:func:`backtest` under several futures per window with every model fitted once per window
     (:func:`forecast.core.forecast_frame_paths`): frame ``k`` is the backtest whose window inputs are the ``k``-th
-    frame of ``futures(history, test)``. The frames have the same rows, in the same order, as :func:`backtest`."""
+    frame of ``futures(history, test)``. The frames have the same rows, in the same order, as :func:`backtest`;
+    ``progress`` as there."""
     exog = list(settings.exog)
     walk = _Walk.start(df, settings)
     parts: list[list[pl.DataFrame]] = []
@@ -142,6 +148,8 @@ def backtest_paths(
             parts = [[] for _ in fcs]
         for k, fc in enumerate(fcs):
             parts[k].append(walk.joined(fc, cutoffs, test))
+        if progress is not None:
+            progress(len(parts[0]), walk.plan.n_windows)
     return [walk.ordered(p) for p in parts]
 
 

@@ -4,6 +4,9 @@ Each model is fitted once per series for the forecast: the first scenario fits i
 fitted model on the same history (:meth:`forecast.models.base.Forecaster.update`, which keeps the estimated
 parameters) and forecast under their own future inputs. A scenario therefore changes the inputs only, never the
 fitted parameters, and the job costs one fit per model and series however many scenarios it runs.
+
+The backtest and the calibration of every scenario's intervals are :mod:`forecast.scenarios.runner`'s (sampled
+input paths or not), the same functions the logged model calls on today's data.
 """
 
 from __future__ import annotations
@@ -13,17 +16,16 @@ import polars as pl
 from experiments.inputs.dataset import Dataset
 from experiments.inputs.settings import build_models, exog_provider
 from experiments.inputs.spec import ExperimentSpec
+from experiments.inputs.vintages import rescored
 from experiments.jobs.log import JobLog
 from experiments.jobs.outputs import JobFrames, stable
 from features.contract import DS, FALLBACK, ID, MEAN, MODEL, SCENARIO
-from forecast.backtest import backtest
-from forecast.calibration import calibrate_backtest, calibrate_forecast
-from forecast.core import ModelLike, forecast_frame_with_state, future_grid
+from forecast.core import forecast_frame_with_state, future_grid
 from forecast.engine import fallback_factory
 from forecast.exog import ExogProvider
 from forecast.metrics import evaluate
 from forecast.models.base import Forecaster
-from forecast.output.quantiles import with_interval_note
+from forecast.scenarios.runner import Calibration, calibrated_backtest, forecast_note, is_sampled, scenario_forecast
 from forecast.settings import ForecastSettings
 
 DELTA_MEAN = "delta_mean"  # a scenario's mean minus the base scenario's
@@ -39,82 +41,53 @@ def compute(
     *,
     regime: pl.DataFrame | None = None,
     switch: list[str] | None = None,
+    truth: pl.DataFrame | None = None,
 ) -> JobFrames:
     """The backtest (intervals calibrated, then scored; under the base scenario) when the spec has a plan, and the
     forecast under every scenario of ``providers`` for a forecast job (intervals calibrated on the same backtest).
     Where calibration is impossible the models' own intervals are kept and ``interval_note`` says why (in the frames
-    and the job's report)."""
+    and the job's report). ``truth`` (``[backtest] score_against``) replaces ``y`` in the scored backtest."""
     base = next(iter(providers))
     models = build_models(spec)
     names = list(models)
     out = JobFrames(regime=regime)
-    raw = None
-    conformal = settings.intervals == "conformal"
+    calibration = Calibration.none(settings)
     if settings.backtest is not None:
         assert spec.backtest is not None
         with log.stage("backtest") as stage:
             provider = exog_provider(spec, data, oracle=True) if spec.backtest.oracle_exog else providers[base]
-            raw = backtest(data.frame, models, settings, exog_provider=provider, progress=stage.progress)
-            scored = raw
-            if conformal:
-                scored, out.interval_note = calibrate_backtest(raw, settings, names)
-            out.backtest = with_interval_note(scored, out.interval_note).with_columns(pl.lit(base).alias(SCENARIO))
+            scored, calibration = calibrated_backtest(data.frame, models, settings, provider, progress=stage.progress)
+            out.interval_note = calibration.note
+            scored = scored if truth is None else rescored(scored, truth)
+            out.backtest = scored.with_columns(pl.lit(base).alias(SCENARIO))
             naive2 = next((e.name for e in spec.model_entries() if e.kind == "naive2"), None)  # the OWA reference
             scores = evaluate(out.backtest, data.frame, spec.season_length, naive2=naive2)
             out.per_series, out.per_step, out.overall = (
                 stable(scores[k]) for k in ("per_series", "per_step", "overall")
             )
             n_windows = out.backtest.get_column("cutoff").n_unique()
-            stage.summary = f"{n_windows} cutoffs, {len(names)} models, {data.frame[ID].n_unique()} series"
-    elif conformal:
-        out.interval_note = "model intervals, not calibrated: the spec has no [backtest] to calibrate on"
+            paths = f", {provider.samples} sampled input paths" if is_sampled(provider) else ""
+            against = f", scored against the {spec.backtest.score_against} version" if truth is not None else ""
+            stage.summary = (
+                f"{n_windows} cutoffs, {len(names)} models, {data.frame[ID].n_unique()} series{paths}{against}"
+            )
+    else:
+        out.interval_note = calibration.note
     if kind == "forecast":
         with log.stage("forecast") as stage:
-            out.forecast = _forecast(spec, data, settings, models, providers, raw, out)
+            out.interval_note = forecast_note(settings, calibration, spec.forecast.h)
+            fitted: dict[str, dict[str, Forecaster]] = {}
+            parts = [
+                scenario_forecast(
+                    data.frame, models, spec.forecast.h, settings, provider, calibration, state=fitted, refit=i == 0
+                ).with_columns(pl.lit(name).alias(SCENARIO))
+                for i, (name, provider) in enumerate(providers.items())
+            ]
+            out.forecast = against_base(pl.concat(parts, how="diagonal_relaxed"), base)
             if switch:
                 out.forecast = _switched(spec, data, settings, providers, out, switch)
             stage.summary = f"{len(providers)} scenario(s) × {len(names)} models, h = {spec.forecast.h}"
     return out
-
-
-def _forecast(
-    spec: ExperimentSpec,
-    data: Dataset,
-    settings: ForecastSettings,
-    models: dict[str, ModelLike],
-    providers: dict[str, ExogProvider],
-    raw: pl.DataFrame | None,
-    out: JobFrames,
-) -> pl.DataFrame:
-    """Every scenario's forecast, each model fitted once per series (module docstring), with ``delta_mean``."""
-    names = list(models)
-    conformal = settings.intervals == "conformal"
-    h = spec.forecast.h
-    grid = future_grid(data.frame, h, spec.freq)
-    # a backtest covering the horizon calibrates the intervals of models without their own (window_average)
-    covers = raw is not None and settings.backtest is not None and settings.backtest.h >= h
-    if conformal and raw is not None and out.interval_note is None and not covers:
-        bt_h = settings.backtest.h if settings.backtest else 0
-        out.interval_note = f"model intervals, not calibrated: backtest h = {bt_h} is shorter than h = {h}"
-    fitted: dict[str, dict[str, Forecaster]] = {}
-    parts = []
-    for i, (name, provider) in enumerate(providers.items()):
-        future = provider.future(data.frame, grid, data.exog)
-        fc = forecast_frame_with_state(
-            data.frame,
-            models,
-            h,
-            settings,
-            future_exog=future,
-            calibration=raw if covers else None,
-            state=fitted,
-            refit=i == 0,
-        )
-        if conformal and raw is not None and out.interval_note is None:
-            fc = calibrate_forecast(fc, raw, settings, names)
-        parts.append(with_interval_note(fc, out.interval_note).with_columns(pl.lit(name).alias(SCENARIO)))
-    base = next(iter(providers))
-    return against_base(pl.concat(parts, how="diagonal_relaxed"), base)
 
 
 def _switched(

@@ -14,9 +14,9 @@ parameter; default the last ``ds`` with an observed ``y``):
    ``[paths]`` and the scenario's overrides (without paths: the logged column providers);
 4. the logged model entry is fitted and forecasts ``h`` periods; a named scenario re-conditions the model fitted
    under the base scenario, as the job does;
-5. intervals are calibrated the job's way: the logged backtest plan is run on this history with the same model
-   and provider (:func:`forecast.backtest.backtest`) and the forecast calibrated on that raw backtest
-   (:func:`forecast.calibration.calibrate_forecast`), so the intervals are today's, not those of the logging day.
+5. intervals are calibrated the job's way, by the job's own functions (:mod:`forecast.scenarios.runner`): the
+   logged backtest plan is run on this history with the same model and provider (sampled input paths included)
+   and the forecast calibrated on it, so the intervals are today's, not those of the logging day.
    Where the job would keep the model's own intervals (backtest too short, or shorter than ``h``), so does this,
    and ``interval_note`` says why.
 
@@ -33,7 +33,6 @@ same frame and params reuses its backtest and base fit, as the job runs every sc
 from __future__ import annotations
 
 import threading
-from collections.abc import Sequence
 from dataclasses import dataclass, field, fields
 from datetime import UTC, date, datetime, time
 from typing import Any
@@ -42,16 +41,15 @@ import polars as pl
 
 from experiments.inputs.freshness import nowcast_tails
 from features.contract import DAILY, DS, ID, SCENARIO, Y
-from features.indicators import IndicatorSpec, add_indicators, validate_indicator_specs
+from features.indicators import add_indicators, validate_indicator_specs
 from features.ingest.align import check_coverage
 from features.ingest.validate import regularize
-from forecast.backtest import backtest
-from forecast.calibration import calibrate_backtest, calibrate_forecast
-from forecast.core import ModelLike, forecast_frame_with_state, future_grid
+from forecast.calibration import calibrate_forecast
+from forecast.core import ModelLike
 from forecast.exog import DEFAULT_SCENARIO, ExogProvider, make_provider
 from forecast.models.registry import model_factory
-from forecast.output.quantiles import with_interval_note
 from forecast.scenarios import BASELINE, InputPathProvider
+from forecast.scenarios.runner import Calibration, calibrated_backtest, scenario_forecast
 from forecast.settings import BacktestPlan, ForecastSettings
 
 SOURCE = "history frame"  # how errors name the model input
@@ -205,35 +203,6 @@ def _nowcast(inputs: pl.DataFrame, raw: list[str], end: date | datetime, config:
     return filled
 
 
-class SuppliedInputs:
-    """An :class:`~forecast.exog.ExogProvider`: raw inputs extended by their paths, with the supplied values in place
-    of the path where given, and the indicators recomputed over history + future (module docstring)."""
-
-    def __init__(self, paths: InputPathProvider, indicators: Sequence[IndicatorSpec], supplied: pl.DataFrame) -> None:
-        self.paths = paths  # built without indicators: it extends the raw inputs only
-        self.indicators = list(indicators)
-        self.supplied = supplied
-        self.derived = {*paths.raw, *(ind.output for ind in self.indicators)}
-
-    def future(self, history: pl.DataFrame, future: pl.DataFrame, columns: Sequence[str]) -> pl.DataFrame:
-        """The requested columns at the ``future`` rows; columns neither raw nor derived go to the fallback."""
-        cols = list(columns)
-        ours = [c for c in cols if c in self.derived]
-        others = [c for c in cols if c not in self.derived]
-        out = future.select(ID, DS)
-        if ours:
-            full = self.paths.extended(history, future)
-            given = self.supplied.with_columns(pl.col(DS).cast(full.schema[DS]))
-            full = full.update(given, on=[ID, DS], how="left")  # non-null supplied values replace the path's
-            if self.indicators:
-                full = add_indicators(full.sort(ID, DS), self.indicators)
-            out = out.join(full.select(ID, DS, *ours), on=[ID, DS], how="left", maintain_order="left")
-        if others:
-            part = self.paths.fallback.future(history, future, others)
-            out = out.with_columns(part.get_column(c) for c in others)
-        return out.select(ID, DS, *[pl.col(c).cast(pl.Float64) for c in cols])
-
-
 def provider_for(config: dict[str, Any], history: History, scenario: str) -> ExogProvider:
     """How the inputs continue under ``scenario``: as the job builds it (``exog_provider``), on today's inputs, with
     the supplied future inputs in place of the paths."""
@@ -243,10 +212,15 @@ def provider_for(config: dict[str, Any], history: History, scenario: str) -> Exo
     indicators = validate_indicator_specs(config.get("indicators") or [])
     paths = {**config["paths"], **(config.get("scenarios") or {}).get(scenario, {})}
     season = config["settings"]["season_length"]
-    if not history.supplied.height:
-        return InputPathProvider(history.inputs, indicators, paths, season_length=season, fallback=columns)
-    raw = InputPathProvider(history.inputs, [], paths, season_length=season, fallback=columns)
-    return SuppliedInputs(raw, indicators, history.supplied.select(ID, DS, *raw.raw))
+    return InputPathProvider(
+        history.inputs,
+        indicators,
+        paths,
+        season_length=season,
+        fallback=columns,
+        scenario=scenario,
+        supplied=history.supplied if history.supplied.height else None,
+    )
 
 
 def _plan(config: dict[str, Any]) -> tuple[BacktestPlan, bool] | None:
@@ -267,9 +241,7 @@ class Prepared:
     given: pl.DataFrame  # the model input as given
     history: History
     settings: ForecastSettings  # with the backtest plan
-    raw: pl.DataFrame | None  # the raw backtest (None: nothing to calibrate on)
-    note: str | None  # why the intervals are the model's own
-    covers: bool  # the backtest covers the horizon (models without intervals are calibrated on it)
+    calibration: Calibration  # what the backtest gives the forecasts (the models' own intervals without one)
     state: dict[str, dict[str, Any]] = field(default_factory=dict)  # series → model name → fitted model
     done: dict[str, pl.DataFrame] = field(default_factory=dict)  # scenario → forecast
 
@@ -307,10 +279,9 @@ class HistoryForecaster:
         """Read the frame and run the logged backtest plan on it (only when intervals are calibrated on it)."""
         config = self.config
         history = read_history(config, frame, key[0])
-        names = list(self.models)
-        settings, h, data = req.settings, req.h, history.frame
+        settings, data = req.settings, history.frame
         conformal = settings.intervals == "conformal"
-        raw, note = None, None
+        calibration = Calibration.none(settings) if "backtest" in config else Calibration(None)
         planned = _plan(config)
         if planned is not None:
             plan, oracle = planned
@@ -322,39 +293,22 @@ class HistoryForecaster:
                     provider = make_provider(config.get("exog_providers") or {}, oracle_exog=True, full=data)
                 else:
                     provider = provider_for(config, history, req.base)
-                raw = backtest(data, self.models, settings, exog_provider=provider)
-                if conformal:
-                    _, note = calibrate_backtest(raw, settings, names)
-        elif conformal and "backtest" in config:
-            note = "model intervals, not calibrated: the spec has no [backtest] to calibrate on"
-        covers = raw is not None and settings.backtest is not None and settings.backtest.h >= h
-        if conformal and raw is not None and note is None and not covers:
-            assert settings.backtest is not None
-            note = f"model intervals, not calibrated: backtest h = {settings.backtest.h} is shorter than h = {h}"
-        return Prepared(key, frame, history, settings, raw, note, covers)
+                _, calibration = calibrated_backtest(data, self.models, settings, provider)
+        return Prepared(key, frame, history, settings, calibration)
 
     def _forecast(self, prep: Prepared, req: Request, scenario: str) -> pl.DataFrame:
         """One scenario's forecast: fitted under the base scenario, re-conditioned for a what-if."""
         settings, data, names = prep.settings, prep.history.frame, list(self.models)
-        grid = future_grid(data, req.h, settings.freq)
-        future = provider_for(self.config, prep.history, scenario).future(data, grid, list(settings.exog))
-        fc = forecast_frame_with_state(
-            data,
-            self.models,
-            req.h,
-            settings,
-            future_exog=future,
-            calibration=prep.raw if prep.covers else None,
-            state=prep.state,
-            refit=scenario == req.base,
+        provider = provider_for(self.config, prep.history, scenario)
+        base = scenario == req.base
+        fc = scenario_forecast(
+            data, self.models, req.h, settings, provider, prep.calibration, state=prep.state, refit=base
         )
         stored = self.calibration is not None and "backtest" not in self.config
-        if settings.intervals == "conformal" and prep.raw is not None and prep.note is None:
-            fc = calibrate_forecast(fc, prep.raw, settings, names)
-        elif stored and 0 < req.h <= int(self.config.get("calibration_h") or 0):
+        if stored and 0 < req.h <= int(self.config.get("calibration_h") or 0):
             assert self.calibration is not None
             fc = calibrate_forecast(fc, self.calibration, settings, names)
-        return with_interval_note(fc, prep.note).with_columns(pl.lit(scenario).alias(SCENARIO))
+        return fc.with_columns(pl.lit(scenario).alias(SCENARIO))
 
 
 def forecast_history(

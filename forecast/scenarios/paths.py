@@ -17,6 +17,13 @@ Paths by name (spec values, each with its parameters):
 ``scaled`` — ``factor`` × the baseline (a surge when ``factor`` > 1); ``zero`` — no activity (a ceasefire);
 ``last_value`` — the last observed value carried forward;
 
+``replay`` — a past period played again from ``start`` (a date, e.g. "like the first week of January 2024"), times
+``factor`` (default 1)::
+
+    x̂_{n+k} = factor · x(start + (d_{n+k} − d_{n+1}))      (k = 1 … h; the period must lie inside the history)
+
+A replayed date missing in the history (a gap) takes the baseline's value there.
+
 ``climatology`` — the mean at the same day of year (±``window_days``, earlier years only, same hour for hourly
 data), plus the last anomaly decaying at the series' own lag-1 autocorrelation φ (clipped to [0, 0.98])::
 
@@ -25,6 +32,11 @@ data), plus the last anomaly decaying at the series' own lag-1 autocorrelation �
 With less than a year of history there is no climatology and the path is the baseline.
 
 ``cold_snap`` — the climatology path ``delta`` °C colder on the first ``days`` periods (a what-if for temperature).
+
+``forecast`` — values the user supplies for the future (a weather forecast in ``file``, its value column ``column``,
+default the input's own name); on dates the file does not cover, the path ``then`` (default ``climatology``). The
+path object only names the file; the experiments layer reads it and hands the values to
+:class:`~forecast.scenarios.provider.InputPathProvider` (``supplied``), so :meth:`extend` is the ``then`` path.
 
 Units: those of the input. Every path's ``extend`` is a deterministic function of the history (no randomness).
 
@@ -41,6 +53,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import UTC, date, datetime
 from typing import Any, ClassVar
 
 import numpy as np
@@ -176,6 +189,53 @@ class Scaled(Baseline):
         return float(self.factor) * super().extend(ds, x, future_ds, season_length)
 
 
+def _instant(value: object, dtype: np.dtype) -> np.datetime64:
+    """A spec's date (a ``date``, ``datetime`` or ISO text) as a ``datetime64`` of ``dtype`` (naive = UTC)."""
+    if isinstance(value, datetime) and value.tzinfo is not None:
+        value = value.astimezone(UTC).replace(tzinfo=None)
+    text = value.isoformat() if isinstance(value, date) else str(value)
+    try:
+        return np.datetime64(text).astype(dtype)
+    except ValueError:
+        raise ValueError(f"replay start: expected a date such as 2024-01-01, got {value!r}") from None
+
+
+@dataclass(frozen=True)
+class Replay(InputPath):
+    """The history from ``start`` on, played again after the cutoff (times ``factor``)."""
+
+    name: ClassVar[str] = "replay"
+    start: object = None
+    factor: float = 1.0
+
+    def __post_init__(self) -> None:
+        if self.start is None:
+            raise ValueError("replay: give the first day to replay, e.g. start = 2024-01-01")
+        _instant(self.start, np.dtype("datetime64[us]"))
+        if isinstance(self.factor, bool) or not isinstance(self.factor, int | float) or not self.factor >= 0:
+            raise ValueError(f"replay factor: expected a number >= 0, got {self.factor!r}")
+
+    def first(self, dtype: np.dtype) -> np.datetime64:
+        """The first replayed period as a ``datetime64`` of ``dtype`` (a date's midnight, UTC, for hourly data)."""
+        return _instant(self.start, dtype)
+
+    def extend(self, ds: np.ndarray, x: np.ndarray, future_ds: np.ndarray, season_length: int) -> np.ndarray:
+        if future_ds.size == 0:
+            return np.zeros(0)
+        at = (self.first(ds.dtype) + (future_ds - future_ds[0])).astype(ds.dtype)
+        if at[0] < ds[0] or at[-1] > ds[-1]:
+            first, last = np.datetime_as_string(at[0], unit="D"), np.datetime_as_string(at[-1], unit="D")
+            seen = f"{np.datetime_as_string(ds[0], unit='D')} to {np.datetime_as_string(ds[-1], unit='D')}"
+            raise ValueError(f"replay: {first} to {last} is not inside the history ({seen})")
+        pos = np.searchsorted(ds, at)
+        found = (pos < ds.size) & (ds[np.minimum(pos, ds.size - 1)] == at)
+        values = np.where(found, x[np.minimum(pos, ds.size - 1)], np.nan)
+        missing = np.isnan(values)
+        if missing.any():
+            values[missing] = Baseline().extend(ds, x, future_ds, season_length)[missing]
+        return float(self.factor) * values
+
+
 @dataclass(frozen=True)
 class Zero(InputPath):
     """Nothing after the cutoff (strikes stop)."""
@@ -266,8 +326,29 @@ class ColdSnap(Climatology):
         return base - np.where(np.arange(future_ds.size) < self.days, float(self.delta), 0.0)
 
 
+@dataclass(frozen=True)
+class Supplied(InputPath):
+    """Future values from a user's file (read outside this layer); the ``then`` path where it gives none."""
+
+    name: ClassVar[str] = "forecast"
+    file: str = ""
+    column: str = ""
+    then: str = "climatology"
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.file, str) or not self.file.strip():
+            raise ValueError('forecast: name the file of future values, e.g. file = "data/weather_forecast.csv"')
+        if not isinstance(self.column, str):
+            raise ValueError(f"forecast column: expected a column name, got {self.column!r}")
+        if self.then == self.name or self.then not in PATHS:
+            raise ValueError(f"forecast then: expected a path name other than forecast, got {self.then!r}")
+
+    def extend(self, ds: np.ndarray, x: np.ndarray, future_ds: np.ndarray, season_length: int) -> np.ndarray:
+        return make_path(self.then).extend(ds, x, future_ds, season_length)
+
+
 PATHS: Mapping[str, type[InputPath]] = {
-    cls.name: cls for cls in (Baseline, Scaled, Zero, LastValue, Climatology, ColdSnap)
+    cls.name: cls for cls in (Baseline, Scaled, Zero, LastValue, Replay, Climatology, ColdSnap, Supplied)
 }
 """Paths selectable by name in a spec."""
 

@@ -37,6 +37,20 @@ BASELINE = "baseline"
 """The scenario of a spec's own ``[paths]``; named scenarios override some of them (``[scenarios.<name>]``)."""
 
 
+def _by_series(supplied: pl.DataFrame | None, raw: list[str]) -> dict[str | None, pl.DataFrame]:
+    """Supplied future inputs by series id (key None: one table for every series), sorted by ``ds``."""
+    if supplied is None or supplied.height == 0:
+        return {}
+    unknown = [c for c in supplied.columns if c not in (ID, DS, *raw)]
+    if unknown or DS not in supplied.columns:
+        what = f"{unknown[0]!r} is not a raw input column" if unknown else f"no {DS} column"
+        raise ValueError(f"supplied inputs: {what}; expected {DS}, optionally {ID}, and some of {', '.join(raw)}")
+    if ID not in supplied.columns:
+        return {None: supplied.sort(DS)}
+    parts = supplied.sort(ID, DS).partition_by(ID, as_dict=True, maintain_order=True)
+    return {str(uid): part.drop(ID) for (uid,), part in parts.items()}
+
+
 class InputPathProvider:
     """Future inputs from raw-input paths and recomputed indicators (see the module docstring).
 
@@ -55,6 +69,7 @@ class InputPathProvider:
         default: str | InputPath = "baseline",
         fallback: ExogProvider | None = None,
         scenario: str = BASELINE,
+        supplied: pl.DataFrame | None = None,
     ) -> None:
         missing = [c for c in (ID, DS) if c not in inputs.columns]
         if missing:
@@ -71,6 +86,7 @@ class InputPathProvider:
         self.fallback = fallback if fallback is not None else LastValueProvider()
         self.derived = {*self.raw, *(ind.output for ind in self.indicators)}
         self.scenario = scenario
+        self.supplied = _by_series(supplied, self.raw)
         counts = {c: self.path_of(c).n_samples() for c in self.raw if self.path_of(c).n_samples() > 0}
         if len(set(counts.values())) > 1:
             listed = ", ".join(f"{c} {k}" for c, k in counts.items())
@@ -89,6 +105,17 @@ class InputPathProvider:
     def samples(self) -> int:
         """Future-input frames :meth:`futures` gives: the sampled paths' ``samples`` (1 when none is sampled)."""
         return max([self.path_of(c).n_samples() for c in self.raw] + [1])
+
+    def _given(self, uid: str, column: str, future_ds: np.ndarray, values: np.ndarray) -> np.ndarray:
+        """``values`` (a path, or ``(n, h)`` sampled paths) with the supplied values of ``column`` in place."""
+        table = self.supplied.get(uid, self.supplied.get(None))
+        if table is None or column not in table.columns or table.height == 0:
+            return values
+        ds = table.get_column(DS).to_numpy().astype(future_ds.dtype)
+        given = table.get_column(column).cast(pl.Float64).fill_null(np.nan).to_numpy()
+        pos = np.minimum(np.searchsorted(ds, future_ds), ds.size - 1)
+        at = np.where(ds[pos] == future_ds, given[pos], np.nan)
+        return np.where(np.isnan(at), values, at)
 
     def _history(self, history: pl.DataFrame) -> pl.DataFrame:
         """The raw inputs of every series up to its cutoff, the last ``ds`` of ``history``."""
@@ -122,6 +149,8 @@ class InputPathProvider:
                 )
                 for c in self.raw
             }
+            for c in values:
+                values[c] = self._given(uid, c, fds, values[c])
             if oracle:
                 rows_of = self.inputs.filter(pl.col(ID) == uid)
                 at = part.with_columns(pl.col(DS).cast(rows_of.schema[DS]))
@@ -192,7 +221,7 @@ class InputPathProvider:
         cache: dict[tuple[str, bytes], np.ndarray] = {}
         blocks: dict[str, list[np.ndarray]] = {c: [] for c in self.raw}
         ids, times, horizons, positions = [], [], [], []
-        for i, (_, past, part) in enumerate(self._series(hist, fut)):
+        for i, (uid, past, part) in enumerate(self._series(hist, fut)):
             ds = past.get_column(DS).to_numpy()
             fds = part.get_column(DS).to_numpy().astype(ds.dtype)
             for c in self.raw:
@@ -200,7 +229,7 @@ class InputPathProvider:
                 key = (c, fingerprint(ds, x, fds))
                 if key not in cache:
                     cache[key] = self.path_of(c).draw(ds, x, fds, self.season_length, (self.scenario, c))
-                paths = np.broadcast_to(cache[key], (n, fds.size))
+                paths = np.broadcast_to(self._given(uid, c, fds, cache[key]), (n, fds.size))
                 blocks[c].append(np.concatenate([np.broadcast_to(x, (n, ds.size)), paths], axis=1).ravel())
             ids.append(np.repeat(np.arange(i * n, (i + 1) * n), ds.size + fds.size))
             times.append(np.tile(np.concatenate([ds, fds]).view(np.int64), n))

@@ -30,7 +30,7 @@ known: zero).
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -110,12 +110,17 @@ def _model_mixture(
 
 
 def sampled_backtest(
-    df: pl.DataFrame, models: Mapping[str, ModelLike], settings: ForecastSettings, provider: ExogProvider
+    df: pl.DataFrame,
+    models: Mapping[str, ModelLike],
+    settings: ForecastSettings,
+    provider: ExogProvider,
+    *,
+    progress: Callable[[int, int], None] | None = None,
 ) -> SampledBacktest:
     """The backtest of ``settings.backtest`` under ``provider``'s sampled paths, scored honestly (module docstring).
 
     ``frame`` has the rows and columns of ``calibrate_backtest``'s output (``interval_note`` last); ``mean`` is the
-    mixture's median."""
+    deterministic paths' forecast. ``progress(done, total)`` is called after each window."""
     names = list(models)
     exog = list(settings.exog)
     plan = settings.backtest
@@ -134,7 +139,7 @@ def sampled_backtest(
             *_futures(provider, history, test, exog),
         ]
 
-    frames = backtest_paths(df, models, _means_only(settings) if conformal else settings, futures)
+    frames = backtest_paths(df, models, _means_only(settings) if conformal else settings, futures, progress=progress)
     deterministic, conditioned, paths = frames[0], frames[1], frames[2:]
     base, means = _stack(paths)
     point = path_values(deterministic, MEAN)
