@@ -15,11 +15,35 @@ from pathlib import Path
 from typing import Annotated, Any, ClassVar, Literal, Union
 
 import polars as pl
-from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, field_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Discriminator,
+    Field,
+    Strict,
+    Tag,
+    field_validator,
+    model_validator,
+)
 
-from features.contract import DAILY
+from features.contract import DAILY, DS, ID
 from features.ingest import sources
+from features.ingest.sources.outage_vintages import end_of_day, read_schedule_vintage
 from features.ingest.table import read_table
+
+FilePath = Annotated[Path, Strict(False)]
+"""A file named in a spec: TOML text taken as a path (the spec is otherwise strict: no text read as a number)."""
+
+
+def _not_a_number(value: Any) -> Any:
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        raise ValueError(f"expected a date such as 2025-01-31, got {type(value).__name__} {value!r}")
+    return value
+
+
+LaxDate = Annotated[date, Strict(False), BeforeValidator(_not_a_number)]
+"""A date: a TOML date, or ISO text such as a spec dumped to JSON and read back (never a number)."""
 
 _AGE = re.compile(r"\s*(\d+(?:\.\d+)?)\s*([hdw])\s*")
 _AGE_UNITS = {"h": timedelta(hours=1), "d": timedelta(days=1), "w": timedelta(weeks=1)}
@@ -34,11 +58,11 @@ def parse_age(text: str) -> timedelta:
 
 
 class _Source(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
     daily_only: ClassVar[bool] = False  # a source of daily data only (needs freq = "1d")
 
     reader: str
-    path: Path
+    path: FilePath
     join: Literal["broadcast", "match"] = "match"
     id_map: dict[str, str] = Field(default_factory=dict)
     use: list[str] = Field(default_factory=list)
@@ -65,6 +89,14 @@ class _Source(BaseModel):
         """The files this source reads."""
         return [self.path]
 
+    def file_keys(self) -> dict[str, Path]:
+        """Each file this source names, by its key in the source's table (``path``, ``weapons``, ``test``)."""
+        return {name: value for name, value in self if isinstance(value, Path)}
+
+    def file_column(self, column: str) -> str:
+        """The name a column this source produces has in the file (the same name unless a mapping renames it)."""
+        return column
+
 
 class TableSource(_Source):
     """A long table with a column mapping: ``columns = {unique_id = "region", ds = "date"}``."""
@@ -75,19 +107,24 @@ class TableSource(_Source):
     format: Literal["csv", "parquet", "ndjson", "json"] | None = None
     date_format: str = "%Y-%m-%d"
 
+    def file_column(self, column: str) -> str:
+        if column in (ID, DS):
+            return self.columns.get(column, column)  # type: ignore[call-overload]
+        return self.values.get(column, column) if isinstance(self.values, dict) else column
+
 
 class StrikeReportsSource(_Source):
     """Air Force attack report lines + weapon lookup → national daily counts."""
 
     daily_only: ClassVar[bool] = True
-    weapons: Path
+    weapons: FilePath
     # The reports list attacks, so a day without a report inside the span the feed is known to cover is a day
     # with nothing launched. By default that span is [first report day, last report day]; these widen it
     # (``complete_through = "as_of"`` for a feed known to be current). The span is widened past the last report
     # only while the feed is fresh at the as-of (``max_age`` set and kept): a stale feed, or one without a limit,
     # is never read as zeros after its last report (see experiments/inputs/freshness.py).
-    complete_from: date | None = None
-    complete_through: date | Literal["as_of"] | None = None
+    complete_from: LaxDate | None = None
+    complete_through: LaxDate | Literal["as_of"] | None = None
 
     def files(self) -> list[Path]:
         return [self.path, self.weapons]
@@ -101,9 +138,26 @@ class AlertsSource(_Source):
 
 
 class OutageScheduleSource(_Source):
-    """Hourly outage-schedule CSV or raw scraper JSON → hours off per queue per day."""
+    """Hourly outage-schedule CSV or raw scraper JSON → hours off per queue per day.
+
+    ``vintage`` (the replayed CSV only) picks the schedules' version: ``final`` (after every revision),
+    ``first_published``, or ``as_of``: what was published by the end of the job's as-of day, from the first-published
+    statuses and the ``revisions`` file (:mod:`features.ingest.sources.outage_vintages`)."""
 
     region: str = "dnipro"
+    vintage: Literal["final", "first_published", "as_of"] = "final"
+    revisions: FilePath | None = None
+
+    @model_validator(mode="after")
+    def _vintage(self) -> OutageScheduleSource:
+        if self.vintage != "final" and self.reader != "outage_schedule_hourly":
+            raise ValueError(f'vintage {self.vintage!r} needs reader = "outage_schedule_hourly" (the replayed CSV)')
+        if self.vintage == "as_of" and self.revisions is None:
+            raise ValueError('vintage "as_of" needs revisions = "<path of dnipro_schedule_revisions.csv>"')
+        return self
+
+    def files(self) -> list[Path]:
+        return [self.path] if self.revisions is None else [self.path, self.revisions]
 
 
 class WeatherDailySource(_Source):
@@ -119,14 +173,20 @@ class MarketSource(_Source):
 class M4Source(_Source):
     """M4 competition wide CSV (train, optionally test appended on the same synthetic grid)."""
 
-    test: Path | None = None
+    test: FilePath | None = None
 
     def files(self) -> list[Path]:
         return [self.path] if self.test is None else [self.path, self.test]
 
 
-def _outages(src: Any, freq: str, read: Callable[..., pl.DataFrame]) -> pl.DataFrame:
-    hourly = read(src.path, region=src.region)
+def _outages(src: Any, freq: str, read: Callable[..., pl.DataFrame], as_of: date | None = None) -> pl.DataFrame:
+    if getattr(src, "vintage", "final") == "as_of":
+        at = None if as_of is None else end_of_day(as_of)
+        hourly = read_schedule_vintage(src.path, src.revisions, at, region=src.region)
+    elif getattr(src, "vintage", "final") == "first_published":
+        hourly = read(src.path, region=src.region, status_column="status_first_published")
+    else:
+        hourly = read(src.path, region=src.region)
     return sources.daily_hours_off(hourly) if freq == DAILY else hourly
 
 
@@ -192,6 +252,9 @@ SOURCE_CLASS_TAGS = frozenset(_CLASSES)
 """The union's branch names (dropped from error keys: ``sources.x.path``, not ``sources.x.TableSource.path``)."""
 
 
-def read_source(src: _Source, freq: str) -> pl.DataFrame:
-    """Read one source into a canonical long frame with its reader."""
+def read_source(src: _Source, freq: str, as_of: date | None = None) -> pl.DataFrame:
+    """Read one source into a canonical long frame with its reader (``as_of``: the day a vintaged source is read
+    as of, None for its latest version)."""
+    if isinstance(src, OutageScheduleSource) and src.vintage == "as_of":
+        return _outages(src, freq, sources.read_outage_schedule_hourly, as_of)
     return READERS[src.reader].read(src, freq)

@@ -22,10 +22,12 @@ from typing import Literal
 
 import polars as pl
 
-from experiments.atomic import publish_folder, temp_sibling
+from experiments.atomic import OutputError, io_failure, publish_folder, temp_sibling
 from experiments.inputs.dataset import Dataset, load_dataset
 from experiments.inputs.settings import exog_provider, forecast_settings, scenario_names
 from experiments.inputs.spec import ExperimentSpec, SpecError, load_spec
+from experiments.inputs.vintages import scoring_truth
+from experiments.jobs.cleanup import remove_dead_leftovers
 from experiments.jobs.compute import DELTA_MEAN, compute
 from experiments.jobs.latest import point_latest
 from experiments.jobs.lock import JobLock
@@ -35,6 +37,7 @@ from experiments.text import table
 from features.contract import ID, MODEL
 from forecast.regime import RegimeRules, check_regime
 from forecast.settings import ForecastSettings
+from forecast.timeout import limit_unavailable
 
 __all__ = ["DELTA_MEAN", "JobResult", "Kind", "run_job"]
 
@@ -111,9 +114,12 @@ def run_job(
         data = load_dataset(spec)  # every DataError surfaces here, before anything is written (even the lock)
         settings = forecast_settings(spec)
         providers = {name: exog_provider(spec, data, scenario=name) for name in wanted}  # bad paths fail here too
+        truth = scoring_truth(spec)  # the schedules' version the backtest scores against, when not the one read
         stage.summary = f"{data.frame.height} rows, {data.frame[ID].n_unique()} series to {data.as_of}"
     for warning in data.warnings:
         log.line(f"warning: {warning}")
+    if settings.model_time_limit and (why := limit_unavailable()):  # the models run in this thread
+        log.line(f"warning: model time limit not applied: {why}")
     regime = check_regime(data.frame, RegimeRules.for_season(spec.season_length))
     for uid, _, detail in regime.iter_rows():
         log.line(f"regime: {uid}: {detail}")
@@ -126,7 +132,8 @@ def run_job(
     with JobLock(spec_dir) as lock:
         if lock.took_over:
             log.line(f"lock: took over from a job that is gone ({lock.took_over})")
-        frames = compute(spec, data, settings, kind, providers, log, regime=regime, switch=switch)
+        remove_dead_leftovers(spec_dir, log.line)  # no live job of this spec can be writing: we hold its lock
+        frames = compute(spec, data, settings, kind, providers, log, regime=regime, switch=switch, truth=truth)
         extra = {"champion": champion} if champion is not None else {}
         return _publish(spec, data, settings, frames, kind, spec_dir, track=track, model=model, log=log, extra=extra)
 
@@ -186,25 +193,47 @@ def _publish(
         **(extra or {}),
     }
     result.warnings = [*data.warnings, *(f"regime: {r['unique_id']}: {r['detail']}" for r in job["regime"])]
+    try:
+        _write_and_publish(result, spec, data, settings, frames, job, track=track, log=log)
+        if kind == "forecast" and point_latest(spec_dir, result.as_of):
+            log.line(f"latest: {spec_dir / 'latest'} -> {result.as_of}")
+    except Exception as exc:  # a read-only or full filesystem: the hidden folder is gone, nothing published
+        reason = io_failure(exc, spec_dir)
+        if reason is None:
+            raise
+        raise OutputError(final, reason) from None
+    return result
+
+
+def _write_and_publish(
+    result: JobResult,
+    spec: ExperimentSpec,
+    data: Dataset,
+    settings: ForecastSettings,
+    frames: JobFrames,
+    job: dict[str, object],
+    *,
+    track: bool,
+    log: JobLog,
+) -> None:
+    """Write the outputs into a hidden sibling folder, track them, then swap the folder into place."""
+    final = result.out_dir
     tmp = temp_sibling(final, "tmp")
     try:
         with log.stage("outputs") as stage:
-            write_outputs(tmp, spec, data, frames.files(), board)
+            write_outputs(tmp, spec, data, frames.files(), result.leaderboard)
             if frames.forecast is not None:
                 job["plots"] = len(_charts(tmp / "plots", spec, data, frames.forecast, result.selected))
             write_manifest(tmp, spec, data, frames.files(), {**job, "run_id": None})
             stage.summary = f"{sum(1 for _ in tmp.iterdir())} files"
         if track:
             with log.stage("tracking") as stage:
-                _track(result, tmp, spec, data, settings, frames)
+                _track(result, tmp, spec, data, settings, frames, log)
                 stage.summary = f"run {result.run_id}" if result.run_id else f"failed: {result.tracking_error}"
             write_manifest(tmp, spec, data, frames.files(), {**job, "run_id": result.run_id})
-        publish_folder(tmp, final)
+        publish_folder(tmp, final)  # never raises for another writer of the same folder (experiments.atomic)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
-    if kind == "forecast" and point_latest(spec_dir, result.as_of):
-        log.line(f"latest: {spec_dir / 'latest'} -> {result.as_of}")
-    return result
 
 
 MAX_CHARTS = 24  # up to this many series, every series gets a fan chart; beyond it, the most at risk
@@ -251,11 +280,17 @@ def _scenarios(spec: ExperimentSpec, asked: list[str] | None) -> list[str]:
 
 
 def _track(
-    result: JobResult, folder: Path, spec: ExperimentSpec, data: Dataset, settings: ForecastSettings, f: JobFrames
+    result: JobResult,
+    folder: Path,
+    spec: ExperimentSpec,
+    data: Dataset,
+    settings: ForecastSettings,
+    f: JobFrames,
+    log: JobLog,
 ) -> None:
     """Log the job to MLflow (imported only when tracking) and copy the outcome into ``result``."""
     from experiments.tracking.job_log import JobRef, track_job
 
-    outcome = track_job(JobRef(result.kind, result.as_of, settings, folder), spec, data, f)
+    outcome = track_job(JobRef(result.kind, result.as_of, settings, folder), spec, data, f, log.line)
     result.run_id, result.tracking_uri, result.tracking_error = outcome.run_id, outcome.uri, outcome.error
     result.n_requests, result.tracking_s = outcome.n_requests, outcome.seconds
