@@ -3,6 +3,7 @@ demo's generating process fixes the direction of every effect (more strikes or c
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import polars as pl
@@ -112,3 +113,28 @@ def test_the_logged_model_forecasts_each_scenario_as_the_job_did(workdir: Path) 
             assert (merged[col] - merged[f"{col}_loaded"]).abs().max() < 1e-9, (scenario, col)
     with pytest.raises(Exception, match="scenario 'double' unknown"):
         model.predict(future, params={"h": 14, "scenario": "double"})
+
+    # one child run per scenario, beside the model runs: what-ifs compared side by side in the UI
+    client = MlflowClient(uri)
+    by_name = {r.info.run_name: r for r in runs if r.data.tags.get("gridcast.run_type") == "scenario"}
+    assert sorted(by_name) == ["scenario-baseline", "scenario-surge"]
+    surge, base = by_name["scenario-surge"], by_name["scenario-baseline"]
+    assert surge.data.tags["gridcast.scenario"] == "surge" and "gridcast.model" not in surge.data.tags
+    assert surge.data.tags["mlflow.parentRunId"] == child.data.tags["mlflow.parentRunId"]
+    assert (
+        surge.data.params["path.launched_uav.path"] == "scaled"
+        and surge.data.params["path.launched_uav.factor"] == "2.0"
+    )
+    assert base.data.params["path.launched_uav"] == "baseline"
+    job_surge = fc.filter(pl.col("scenario") == "surge")
+    assert surge.data.metrics["sarimax.delta_mean"] == pytest.approx(job_surge["delta_mean"].mean())
+    assert surge.data.metrics["sarimax.delta_mean"] > 0.5 and base.data.metrics["sarimax.delta_mean"] == 0.0
+    selected = json.loads((workdir / result.out_dir / "manifest.json").read_text())["selected_model"]
+    assert surge.data.metrics["mean"] == surge.data.metrics[f"{selected}.mean"]
+    steps = client.get_metric_history(surge.info.run_id, "mean_by_step")
+    assert [m.step for m in steps] == list(range(1, 15))
+    artifacts = [a.path for a in client.list_artifacts(surge.info.run_id)]
+    assert artifacts == ["forecast-surge.parquet"]
+    from experiments.tracking.promotion import leaderboard
+
+    assert sorted(leaderboard(uri, "gridcast-demo")["model"].to_list()) == ["sarimax", "seasonal_naive"]

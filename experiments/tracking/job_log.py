@@ -1,4 +1,5 @@
-"""What a job logs to MLflow: one parent run per invocation, one child run per model.
+"""What a job logs to MLflow: one parent run per invocation, one child run per model (and, for a forecast job with
+input paths, one per scenario: :mod:`~experiments.tracking.scenario_runs`).
 
 Parent: tags (kind, spec hash, data digest, as-of, version, git commit), namespaced params (``backtest.*``,
 ``forecast.*``, ``features.*``, ``data.*``), the dataset's lineage (``mlflow.data.from_polars`` + ``log_input``),
@@ -14,28 +15,49 @@ and fails if it failed: :mod:`~experiments.tracking.plots`); params, tags and me
 ``log_batch`` requests as MLflow's limits allow; the model is logged before the metrics, because MLflow's
 ``log_model`` re-reads the history of every metric the run already has to link it to the model (the step-0 metrics
 are linked by our own batch instead). Any failure ends the parent and every child run FAILED with the reason tagged.
+
+Before it logs anything, the job fails the RUNNING runs that dead jobs on this host left
+(:func:`experiments.jobs.cleanup.fail_dead_runs`; every run is tagged with its pid and host). Staging, and the
+temporary files MLflow makes while logging, go in a hidden folder beside the outputs (``.<as-of>.track-<pid>-<n>``,
+removed after, or by the next job if this one is killed), never loose in the system's temporary folder. Recorded
+paths are relative (``mlflow.source.name`` is the command with relative paths, the dataset source too).
 """
 
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import sys
 import tempfile
 import time
-from contextlib import ExitStack
-from dataclasses import asdict, dataclass, field
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack, contextmanager
+from dataclasses import asdict, dataclass
 from importlib.metadata import version
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import polars as pl
 
+from experiments.atomic import temp_sibling
 from experiments.inputs.dataset import Dataset
 from experiments.inputs.spec import ExperimentSpec, ModelEntry, evaluation_hash, spec_hash
 from experiments.jobs.outputs import JobFrames
 from experiments.tracking import tags as TAG
-from experiments.tracking.client import Run, Tracker, TrackingError, flatten, git_commit, resolve_uri
+from experiments.tracking.client import (
+    Run,
+    Tracker,
+    TrackingError,
+    command_line,
+    display_path,
+    display_uri,
+    flatten,
+    git_commit,
+    redact,
+    resolve_uri,
+)
+from experiments.tracking.scenario_runs import StagedRun, stage_scenarios
 from features.contract import CUTOFF, DS, FALLBACK, ID, MEAN, MODEL, Y
 from features.contract import SCENARIO as SCENARIO_COL
 from forecast.exog import DEFAULT_SCENARIO
@@ -49,20 +71,6 @@ BAND_SUFFIXES = ("-n", "-lo", "-hi")  # coverage-<l>-n/-lo/-hi: its points and W
 HORIZON_PLOTS = ("mase", "mae")
 PARENT_FILES = ("spec.json", "manifest.json", "leaderboard.csv")
 PER_SERIES_TABLE = "metrics_per_series.json"
-
-
-@dataclass
-class StagedRun:
-    """A child run ready to log: its numbers computed and every artifact written below ``folder``."""
-
-    name: str
-    tags: dict[str, str]
-    params: dict[str, str]
-    metrics: list[tuple[str, float, int]]
-    folder: Path
-    model: dict[str, Any] | None  # the pyfunc model's configuration, when models are logged
-    failure: str | None  # why the run ends FAILED (the model fell back on every series)
-    model_frames: dict[str, pl.DataFrame] = field(default_factory=dict)  # its Parquet artifacts (history, ...)
 
 
 def metric_columns(frame: pl.DataFrame) -> list[str]:
@@ -92,23 +100,51 @@ class TrackingOutcome:
     seconds: float = 0.0
 
 
-def track_job(job: JobRef, spec: ExperimentSpec, data: Dataset, out: JobFrames) -> TrackingOutcome:
-    """Log the job; a tracking failure is returned in :attr:`TrackingOutcome.error` (outputs are already written)."""
-    outcome = TrackingOutcome(resolve_uri(spec.tracking.uri))
+def track_job(
+    job: JobRef, spec: ExperimentSpec, data: Dataset, out: JobFrames, say: Callable[[str], None] = print
+) -> TrackingOutcome:
+    """Log the job; a tracking failure is returned in :attr:`TrackingOutcome.error` (outputs are already written).
+    Runs dead jobs left RUNNING are failed first, each reported through ``say``."""
+    from experiments.jobs.cleanup import fail_dead_runs
+
+    uri = resolve_uri(spec.tracking.uri)
+    outcome = TrackingOutcome(display_uri(uri))
     started = time.perf_counter()
     try:
-        tracker = Tracker(outcome.uri, spec.experiment_name)
+        tracker = Tracker(uri, spec.experiment_name)
         try:
-            _log_job(tracker, outcome, job, spec, data, out)
+            fail_dead_runs(tracker, say)
+            with _scratch(job) as scratch:
+                _log_job(tracker, outcome, job, spec, data, out, scratch)
         finally:
             outcome.n_requests = tracker.n_requests
     except TrackingError as exc:
         outcome.error = str(exc)
     except Exception as exc:  # an MLflow call outside the batching wrapper (lineage, pyfunc)
-        outcome.error = f"{type(exc).__name__}: {exc}"
+        outcome.error = redact(f"{type(exc).__name__}: {exc}")
     finally:
         outcome.seconds = time.perf_counter() - started
     return outcome
+
+
+@contextmanager
+def _scratch(job: JobRef) -> Iterator[Path]:
+    """A hidden staging folder beside the job's outputs (``.<as-of>.track-<pid>-<n>``) that is also the temporary
+    folder of this process (``tempfile`` and ``TMPDIR``, for MLflow's own files) while the job is logged; removed
+    after."""
+    folder = temp_sibling(job.folder.parent / job.as_of, "track")
+    (folder / "tmp").mkdir()
+    before = tempfile.tempdir, os.environ.get("TMPDIR")
+    tempfile.tempdir = os.environ["TMPDIR"] = str(folder / "tmp")
+    try:
+        yield folder
+    finally:
+        tempfile.tempdir = before[0]
+        if before[1] is None:
+            os.environ.pop("TMPDIR", None)
+        else:
+            os.environ["TMPDIR"] = before[1]
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 def job_tags(job: JobRef, spec: ExperimentSpec, data: Dataset, scenarios: list[str]) -> dict[str, str]:
@@ -125,7 +161,7 @@ def job_tags(job: JobRef, spec: ExperimentSpec, data: Dataset, scenarios: list[s
         TAG.REGISTERED_MODEL: spec.tracking.registered_model or spec.name,
         TAG.PROMOTE_MARGIN: str(spec.tracking.promote_margin),
         TAG.SOURCE_GIT_COMMIT: git_commit(),
-        TAG.SOURCE_NAME: "gridcast " + " ".join(sys.argv[1:])[:200],
+        TAG.SOURCE_NAME: command_line(sys.argv),
     }
 
 
@@ -146,10 +182,16 @@ def job_params(spec: ExperimentSpec, data: Dataset) -> dict[str, str]:
 
 
 def _log_job(
-    tracker: Tracker, outcome: TrackingOutcome, job: JobRef, spec: ExperimentSpec, data: Dataset, out: JobFrames
+    tracker: Tracker,
+    outcome: TrackingOutcome,
+    job: JobRef,
+    spec: ExperimentSpec,
+    data: Dataset,
+    out: JobFrames,
+    root: Path,
 ) -> None:
-    """Stage every run's artifacts, start drawing the charts beside us, log runs, models and numbers, then wait for
-    the charts and upload each run's folder in one call."""
+    """Stage every run's artifacts below ``root``, start drawing the charts beside us, log runs, models and numbers,
+    then wait for the charts and upload each run's folder in one call."""
     import mlflow
 
     from experiments.tracking.plots import start_rendering
@@ -157,28 +199,29 @@ def _log_job(
     mlflow.set_tracking_uri(tracker.uri)
     tags, params = job_tags(job, spec, data, out.scenarios), job_params(spec, data)
     charts: list[Chart] = []
-    with tempfile.TemporaryDirectory(prefix="gridcast-tracking-") as scratch:
-        root = Path(scratch)
-        parent_folder = stage_parent(root / "parent", job, out, charts)
-        staged = [
-            stage_model(root / f"model-{i}", job, spec, data, out, name, tags, params, charts)
-            for i, name in enumerate(spec.models)
-        ]
-        with (
-            start_rendering(charts) as rendering,
-            tracker.run(f"{job.kind}-{spec.name}-{job.as_of}", tags) as parent,
-            ExitStack() as children,
-        ):
-            outcome.run_id = parent.id
-            tracker.log(parent.id, params=params)
-            _log_lineage(tracker, parent.id, spec, data)
-            runs = [children.enter_context(tracker.run(s.name, s.tags, parent.id)) for s in staged]
-            for run, run_staged in zip(runs, staged, strict=True):
-                log_staged(tracker, run, run_staged)
-            rendering.finish()  # draws the charts the child has not reached, then joins it
-            tracker.artifacts(parent.id, parent_folder)
-            for run, run_staged in zip(runs, staged, strict=True):
-                tracker.artifacts(run.id, run_staged.folder)
+    parent_folder = stage_parent(root / "parent", job, out, charts)
+    staged = [
+        stage_model(root / f"model-{i}", job, spec, data, out, name, tags, params, charts)
+        for i, name in enumerate(spec.models)
+    ]
+    if out.forecast is not None and spec.paths:  # one child run per scenario (experiments/tracking/scenario_runs.py)
+        selected = json.loads((job.folder / "manifest.json").read_text()).get("selected_model")
+        staged += stage_scenarios(root / "scenarios", spec, out.forecast, selected, tags, params)
+    with (
+        start_rendering(charts) as rendering,
+        tracker.run(f"{job.kind}-{spec.name}-{job.as_of}", tags) as parent,
+        ExitStack() as children,
+    ):
+        outcome.run_id = parent.id
+        tracker.log(parent.id, params=params)
+        _log_lineage(tracker, parent.id, spec, data)
+        runs = [children.enter_context(tracker.run(s.name, s.tags, parent.id)) for s in staged]
+        for run, run_staged in zip(runs, staged, strict=True):
+            log_staged(tracker, run, run_staged)
+        rendering.finish()  # draws the charts the child has not reached, then joins it
+        tracker.artifacts(parent.id, parent_folder)
+        for run, run_staged in zip(runs, staged, strict=True):
+            tracker.artifacts(run.id, run_staged.folder)
 
 
 def stage_parent(folder: Path, job: JobRef, out: JobFrames, charts: list[Chart]) -> Path:
@@ -336,7 +379,10 @@ def _log_lineage(tracker: Tracker, run_id: str, spec: ExperimentSpec, data: Data
     from mlflow.entities import DatasetInput, InputTag
 
     dataset = mlflow.data.from_polars(
-        data.frame, source=str(spec.sources[spec.target.source].path), name=f"{spec.name}@{data.as_of}", targets=Y
+        data.frame,
+        source=display_path(spec.sources[spec.target.source].path),
+        name=f"{spec.name}@{data.as_of}",
+        targets=Y,
     )
     tag = InputTag(key="mlflow.data.context", value="training")
     tracker._call(
