@@ -7,7 +7,7 @@ STAMP  := $(VENV)/.installed
 SPEC   ?= experiments/specs/demo.toml
 DEMO   := data/demo
 
-.PHONY: install forecast backtest demo-data test lint ui warmup bench bench-features bench-models bench-tracking bench-scenarios clean
+.PHONY: install forecast backtest demo-data test test-slow lint ui warmup bench bench-features bench-models bench-tracking bench-scenarios clean
 
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
@@ -16,9 +16,12 @@ $(UV): $(VENV)/bin/python
 	$(VENV)/bin/pip install --quiet --disable-pip-version-check uv==0.13.9
 
 # requirements.lock is generated from pyproject.toml by `uv pip compile` (see README); hashes pin every wheel.
+# Bytecode is compiled at install: every `gridcast` process (cron jobs, test subprocesses) then starts without
+# recompiling MLflow & co., also where PYTHONDONTWRITEBYTECODE is set.
 $(STAMP): requirements.lock pyproject.toml | $(UV)
-	$(UV) pip install --quiet --python $(PY) --require-hashes -r requirements.lock
+	$(UV) pip install --quiet --python $(PY) --require-hashes --compile-bytecode -r requirements.lock
 	$(UV) pip install --quiet --python $(PY) --no-deps -e .
+	$(PY) -m compileall -q features forecast experiments
 	touch $(STAMP)
 
 install: $(STAMP)
@@ -36,12 +39,20 @@ forecast: install demo-data
 backtest: install demo-data
 	$(VENV)/bin/gridcast backtest --config $(SPEC)
 
+# the suite on every core; the acceptance runs over the full demo, real processes and a browser are `slow` and have
+# their own target (CI runs both: .ci/run)
 test: install
-	$(PY) -m pytest
+	$(PY) -m pytest -n auto -m "not slow"
 
+test-slow: install
+	$(PY) -m pytest -n auto -m slow
+
+# pip-audit on the lock, pinned and isolated (uv tool run); prints each finding and fails on one. A database that
+# cannot be reached is printed as NOT AUDITED, never as clean; AUDIT_STRICT=1 makes that fail too (.ci/audit_lock.py)
 lint: install
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(PY) .ci/audit_lock.py --uv $(UV) requirements.lock
 
 ui: install
 	$(VENV)/bin/gridcast ui --config $(SPEC)

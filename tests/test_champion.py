@@ -40,6 +40,7 @@ def _history_frame(spec_path: str | Path) -> pl.DataFrame:
     return data.inputs.join(target, on=["unique_id", "ds"], how="left", maintain_order="left")
 
 
+@pytest.mark.slow
 def test_champion_on_todays_data_gives_the_jobs_numbers(workdir: Path) -> None:
     import mlflow
 

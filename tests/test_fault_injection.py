@@ -275,7 +275,9 @@ def test_two_jobs_on_the_same_output_never_fail_after_their_runs_finish(
     third = gridcast(FORECAST, workdir, env)
     assert third.returncode == 0 and third.stderr == ""
     runs = _runs(f"sqlite:///{workdir / 'mlruns.db'}")
-    assert len(runs) == 4 and {r.info.status for r in runs} == {"FINISHED"}  # a parent and a child per job
+    # per job: a parent, the model's child and the (baseline) scenario's child
+    assert len(runs) == 6 and {r.info.status for r in runs} == {"FINISHED"}
+    assert sum("mlflow.parentRunId" not in r.data.tags for r in runs) == 2
     assert sorted(p.name for p in (workdir / "out" / "demo").iterdir()) == [".lock", AS_OF, "latest"]
 
 

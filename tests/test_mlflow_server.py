@@ -173,7 +173,7 @@ def test_mlflow_ui_shows_runs_metrics_and_comparison(server: str, tracked: dict)
             page.get_by_text(model, exact=True).first.wait_for(timeout=60_000)
         # show the metric columns: the children's MASE/MAE appear beside their names
         for metric in ("mase", "mae"):
-            page.get_by_role("button", name="Columns").click()
+            page.get_by_role("button", name="Columns", exact=True).click()
             page.get_by_placeholder("Search columns").fill(metric)
             page.get_by_text(metric, exact=True).first.click()
             page.keyboard.press("Escape")

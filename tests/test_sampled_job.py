@@ -7,6 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import polars as pl
+import pytest
 
 from experiments.inputs.dataset import load_dataset
 from experiments.inputs.settings import forecast_settings
@@ -49,6 +50,7 @@ def _forecast(workdir: Path, scenarios: list[str] | None = None) -> tuple[pl.Dat
     return pl.read_parquet(path), path.read_bytes()
 
 
+@pytest.mark.slow
 def test_sampled_paths_in_the_job(workdir: Path) -> None:
     _spec(workdir, sampled=True)
     fc, raw = _forecast(workdir)
@@ -73,6 +75,7 @@ def _spec_plain(workdir: Path) -> None:
     (workdir / "spec.toml").write_text(spec.replace(", samples = 20, seed = 7", ""))
 
 
+@pytest.mark.slow
 def test_the_logged_model_on_the_same_history_gives_the_sampled_jobs_numbers(workdir: Path) -> None:
     _spec(workdir, sampled=True)
     job, _ = _forecast(workdir)
