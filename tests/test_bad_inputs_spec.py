@@ -55,6 +55,7 @@ LIMITS = [
 
 RANGES = [
     ("forecast", "h", "0", "forecast.h", "greater than 0"),
+    ("tracking", "uri", '"http://ops:s3cret@127.0.0.1:5000"', "tracking.uri", "MLFLOW_TRACKING_PASSWORD"),
     ("backtest", "h", "-1", "backtest.h", "greater than 0"),
     ("forecast", "level", "[100]", "forecast.level", "strictly between 0 and 100"),
     ("forecast", "quantiles", "[1.5]", "forecast.quantiles", "strictly between 0 and 1"),

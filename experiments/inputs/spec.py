@@ -142,6 +142,17 @@ class TrackingSpec(_Strict):
     registered_model: str | None = None  # registry name for `gridcast promote` (default: the spec's name)
     promote_margin: float = Field(default=0.0, ge=0.0, lt=1.0)  # relative improvement needed to take @champion
 
+    @field_validator("uri")
+    @classmethod
+    def _no_password(cls, v: str | None) -> str | None:
+        # the spec is copied into every output folder and run (spec.json): a credential must not live in it
+        if v is not None and "://" in v and "@" in v.split("://", 1)[1].split("/", 1)[0]:
+            raise ValueError(
+                "a user or password in the URI would be copied into every output and run; give the URI without it "
+                "and the credentials in MLFLOW_TRACKING_USERNAME / MLFLOW_TRACKING_PASSWORD (or MLFLOW_TRACKING_URI)"
+            )
+        return v
+
 
 @dataclass(frozen=True)
 class ModelEntry:
