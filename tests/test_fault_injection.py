@@ -153,23 +153,31 @@ def _kill_lane(folder: Path, points: list[float], env: dict[str, str], files: se
     return killed
 
 
-def _kill_while_tracking(lane: Path, env: dict[str, str], hook: str) -> None:
-    """A job killed with -9 once its runs exist (the test hook holds it at its first tracking call)."""
-    pause = lane / "pause"
+def _held_job(folder: Path, env: dict[str, str], hook: str) -> tuple[subprocess.Popen[str], Path]:
+    """A forecast job in ``folder`` held by the test hook at its first tracking call (its runs exist), and the pause
+    file whose removal releases it."""
+    pause = folder / "pause"
     pause.touch()
     job = subprocess.Popen(
         [GRIDCAST, *FORECAST],
-        cwd=lane,
+        cwd=folder,
         env=env | {"GRIDCAST_TEST_PAUSE": str(pause), "PYTHONPATH": hook},
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
     )
     deadline = time.monotonic() + 300
     while not Path(f"{pause}.reached").exists():
-        assert job.poll() is None and time.monotonic() < deadline
+        assert job.poll() is None and time.monotonic() < deadline, job.communicate()
         time.sleep(0.05)
+    return job, pause
+
+
+def _kill_while_tracking(lane: Path, env: dict[str, str], hook: str) -> None:
+    """A job killed with -9 once its runs exist."""
+    job, pause = _held_job(lane, env, hook)
     job.send_signal(signal.SIGKILL)
-    job.wait()
+    job.communicate()
     pause.unlink()
     Path(f"{pause}.reached").unlink()
 
@@ -277,21 +285,8 @@ def test_two_jobs_on_the_same_output_never_fail_after_their_runs_finish(
     a third publishes over the first's folder. No exception anywhere, every run FINISHED. (``server`` is asked for
     only to boot meanwhile, for the next test.)"""
     tiny_spec(workdir)
-    pause = workdir / "pause"
-    pause.touch()
     env = child_env(base)
-    first = subprocess.Popen(
-        [GRIDCAST, *FORECAST],
-        cwd=workdir,
-        env=env | {"GRIDCAST_TEST_PAUSE": str(pause), "PYTHONPATH": hook},
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    deadline = time.monotonic() + 120
-    while not Path(f"{pause}.reached").exists():
-        assert first.poll() is None and time.monotonic() < deadline, first.communicate()
-        time.sleep(0.05)
+    first, pause = _held_job(workdir, env, hook)
     second = gridcast(FORECAST, workdir, env)
     pause.unlink()
     _, first_err = first.communicate(timeout=120)
@@ -312,22 +307,9 @@ def test_a_tracking_server_killed_mid_run(workdir: Path, base: Path, hook: str, 
     job once the server is back. The URI carries a canary password that must never show."""
     tiny_spec(workdir)
     uri = f"http://gridcast:{CANARY}@127.0.0.1:{server.port}"
-    pause = workdir / "pause"
-    pause.touch()
     env = child_env(base, MLFLOW_TRACKING_URI=uri)
     server.wait_ready()
-    job = subprocess.Popen(
-        [GRIDCAST, *FORECAST],
-        cwd=workdir,
-        env=env | {"GRIDCAST_TEST_PAUSE": str(pause), "PYTHONPATH": hook},
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    deadline = time.monotonic() + 120
-    while not Path(f"{pause}.reached").exists():  # its runs exist and it is about to log to them
-        assert job.poll() is None and time.monotonic() < deadline, job.communicate()
-        time.sleep(0.05)
+    job, pause = _held_job(workdir, env, hook)  # its runs exist and it is about to log to them
     server.kill()
     pause.unlink()
     stdout, stderr = job.communicate(timeout=120)

@@ -179,29 +179,32 @@ class M4Source(_Source):
         return [self.path] if self.test is None else [self.path, self.test]
 
 
-def _outages(src: Any, freq: str, read: Callable[..., pl.DataFrame], as_of: date | None = None) -> pl.DataFrame:
-    if getattr(src, "vintage", "final") == "as_of":
-        at = None if as_of is None else end_of_day(as_of)
-        hourly = read_schedule_vintage(src.path, src.revisions, at, region=src.region)
-    elif getattr(src, "vintage", "final") == "first_published":
-        hourly = read(src.path, region=src.region, status_column="status_first_published")
-    else:
-        hourly = read(src.path, region=src.region)
+def _daily(hourly: pl.DataFrame, freq: str) -> pl.DataFrame:
     return sources.daily_hours_off(hourly) if freq == DAILY else hourly
+
+
+def _outage_csv(src: OutageScheduleSource, freq: str, as_of: date | None) -> pl.DataFrame:
+    """The replayed schedule CSV in the source's ``vintage`` (``as_of``: what was published by that evening)."""
+    if src.vintage == "as_of":
+        at = None if as_of is None else end_of_day(as_of)
+        return _daily(read_schedule_vintage(src.path, src.revisions, at, region=src.region), freq)
+    status = "status_first_published" if src.vintage == "first_published" else "status_final"
+    return _daily(sources.read_outage_schedule_hourly(src.path, region=src.region, status_column=status), freq)
 
 
 @dataclass(frozen=True)
 class Reader:
-    """A reader name's spec class and the function reading such a source (``read(src, freq)``)."""
+    """A reader name's spec class and the function reading such a source (``read(src, freq, as_of)``; ``as_of``
+    matters only to a source with versions)."""
 
     spec: type[_Source]
-    read: Callable[[Any, str], pl.DataFrame]
+    read: Callable[[Any, str, date | None], pl.DataFrame]
 
 
 READERS: dict[str, Reader] = {
     "table": Reader(
         TableSource,
-        lambda s, freq: read_table(
+        lambda s, freq, as_of: read_table(
             s.path,
             freq=freq,
             columns=s.columns,
@@ -211,21 +214,22 @@ READERS: dict[str, Reader] = {
             date_format=s.date_format,
         ),
     ),
-    "strike_reports": Reader(StrikeReportsSource, lambda s, freq: sources.read_strike_reports(s.path, s.weapons)),
+    "strike_reports": Reader(
+        StrikeReportsSource, lambda s, freq, as_of: sources.read_strike_reports(s.path, s.weapons)
+    ),
     "alerts": Reader(
-        AlertsSource, lambda s, freq: sources.read_alerts(s.path, max_duration_hours=s.max_duration_hours)
+        AlertsSource, lambda s, freq, as_of: sources.read_alerts(s.path, max_duration_hours=s.max_duration_hours)
     ),
-    "outage_schedule_hourly": Reader(
-        OutageScheduleSource, lambda s, freq: _outages(s, freq, sources.read_outage_schedule_hourly)
-    ),
+    "outage_schedule_hourly": Reader(OutageScheduleSource, _outage_csv),
     "outage_schedule_json": Reader(
-        OutageScheduleSource, lambda s, freq: _outages(s, freq, sources.read_outage_schedule_json)
+        OutageScheduleSource,
+        lambda s, freq, as_of: _daily(sources.read_outage_schedule_json(s.path, region=s.region), freq),
     ),
-    "openmeteo_daily": Reader(WeatherDailySource, lambda s, freq: sources.read_openmeteo_daily(s.path)),
-    "kyiv_temperature": Reader(WeatherDailySource, lambda s, freq: sources.read_kyiv_temperature(s.path)),
-    "dam": Reader(MarketSource, lambda s, freq: sources.read_dam(s.path)),
-    "dam_daily": Reader(MarketSource, lambda s, freq: sources.dam_daily(sources.read_dam(s.path))),
-    "m4": Reader(M4Source, lambda s, freq: sources.read_m4(s.path, s.test, freq=freq)),
+    "openmeteo_daily": Reader(WeatherDailySource, lambda s, freq, as_of: sources.read_openmeteo_daily(s.path)),
+    "kyiv_temperature": Reader(WeatherDailySource, lambda s, freq, as_of: sources.read_kyiv_temperature(s.path)),
+    "dam": Reader(MarketSource, lambda s, freq, as_of: sources.read_dam(s.path)),
+    "dam_daily": Reader(MarketSource, lambda s, freq, as_of: sources.dam_daily(sources.read_dam(s.path))),
+    "m4": Reader(M4Source, lambda s, freq, as_of: sources.read_m4(s.path, s.test, freq=freq)),
 }
 """Reader name → spec class and reader function: the one table of sources."""
 
@@ -255,6 +259,4 @@ SOURCE_CLASS_TAGS = frozenset(_CLASSES)
 def read_source(src: _Source, freq: str, as_of: date | None = None) -> pl.DataFrame:
     """Read one source into a canonical long frame with its reader (``as_of``: the day a vintaged source is read
     as of, None for its latest version)."""
-    if isinstance(src, OutageScheduleSource) and src.vintage == "as_of":
-        return _outages(src, freq, sources.read_outage_schedule_hourly, as_of)
-    return READERS[src.reader].read(src, freq)
+    return READERS[src.reader].read(src, freq, as_of)

@@ -291,6 +291,6 @@ def _track(
     """Log the job to MLflow (imported only when tracking) and copy the outcome into ``result``."""
     from experiments.tracking.job_log import JobRef, track_job
 
-    outcome = track_job(JobRef(result.kind, result.as_of, settings, folder), spec, data, f, log.line)
+    outcome = track_job(JobRef(result.kind, result.as_of, settings, folder, result.selected), spec, data, f, log.line)
     result.run_id, result.tracking_uri, result.tracking_error = outcome.run_id, outcome.uri, outcome.error
     result.n_requests, result.tracking_s = outcome.n_requests, outcome.seconds

@@ -80,13 +80,14 @@ def metric_columns(frame: pl.DataFrame) -> list[str]:
 
 @dataclass(frozen=True)
 class JobRef:
-    """Which job is being logged: its kind (backtest or forecast), as-of date, settings and the folder its outputs
-    were written to."""
+    """Which job is being logged: its kind (backtest or forecast), as-of date, settings, the folder its outputs
+    were written to and the model it selected."""
 
     kind: str
     as_of: str
     settings: ForecastSettings
     folder: Path
+    selected: str | None = None
 
 
 @dataclass
@@ -205,8 +206,7 @@ def _log_job(
         for i, name in enumerate(spec.models)
     ]
     if out.forecast is not None and spec.paths:  # one child run per scenario (experiments/tracking/scenario_runs.py)
-        selected = json.loads((job.folder / "manifest.json").read_text()).get("selected_model")
-        staged += stage_scenarios(root / "scenarios", spec, out.forecast, selected, tags, params)
+        staged += stage_scenarios(root / "scenarios", spec, out.forecast, job.selected, tags, params)
     with (
         start_rendering(charts) as rendering,
         tracker.run(f"{job.kind}-{spec.name}-{job.as_of}", tags) as parent,
