@@ -29,7 +29,7 @@ from collections.abc import Mapping, Sequence
 
 import polars as pl
 
-from features.contract import ID, MODEL
+from features.contract import ID, MEAN, MODEL
 from forecast.conformal import conformal_backtest, conformal_per_model
 from forecast.output.bounds import TransformLike
 from forecast.output.quantiles import INTERVAL_NOTE
@@ -37,6 +37,7 @@ from forecast.settings import ForecastSettings
 from forecast.windows import WINDOW, window_count, with_window
 
 CALIBRATION_NOTE = "calibration window"
+FEW_NOTE = "no interval: too few calibration residuals at this step (truths missing from the calibration windows)"
 _PREFIXES = ("lo-", "hi-", "q-", "p_exceed-")
 
 
@@ -112,14 +113,26 @@ def calibrate_backtest(
             max_windows=span,
             bounds=settings.bounds,
             transform=scales[name],
+            too_few="null",
             **request,
         )
         early = rows.filter(pl.col(WINDOW) < needed).drop(WINDOW)
         early = early.select(c for c in early.columns if not c.startswith(_PREFIXES) and c != INTERVAL_NOTE)
         parts += [scored.drop(WINDOW), early.with_columns(pl.lit(CALIBRATION_NOTE).alias(INTERVAL_NOTE))]
-    out = pl.concat(parts, how="diagonal_relaxed").sort(order).drop(order)
+    out = with_few_note(pl.concat(parts, how="diagonal_relaxed").sort(order).drop(order), settings)
     columns = [c for c in out.columns if c != INTERVAL_NOTE] + [INTERVAL_NOTE]
     return out.select(columns), None
+
+
+def with_few_note(frame: pl.DataFrame, settings: ForecastSettings) -> pl.DataFrame:
+    """Rows left without an interval because their calibration windows missed too many truths (a series with gaps)
+    say so in ``interval_note``."""
+    widest = f"hi-{max(settings.levels)}"
+    if widest not in frame.columns:
+        return frame
+    note = pl.col(INTERVAL_NOTE) if INTERVAL_NOTE in frame.columns else pl.lit(None, dtype=pl.String)
+    missing = note.is_null() & pl.col(widest).is_null() & pl.col(MEAN).is_not_null()
+    return frame.with_columns(pl.when(missing).then(pl.lit(FEW_NOTE)).otherwise(note).alias(INTERVAL_NOTE))
 
 
 def calibrate_forecast(
@@ -131,7 +144,7 @@ def calibrate_forecast(
     last = framed.get_column(WINDOW).max() or 0
     recent = framed.filter(pl.col(WINDOW) > int(last) - span).drop(WINDOW)
     transforms: Mapping[str, TransformLike] = score_transforms(settings, names)
-    return conformal_per_model(
+    out = conformal_per_model(
         forecast_df,
         recent,
         transforms,
@@ -139,4 +152,6 @@ def calibrate_forecast(
         quantiles=settings.quantiles or None,
         thresholds=settings.thresholds or None,
         bounds=settings.bounds,
+        too_few="null",
     )
+    return with_few_note(out, settings) if out.select(pl.col(MODEL).is_in(list(names)).any()).item() else out

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
+from typing import Literal
 
 import numpy as np
 import polars as pl
@@ -94,6 +95,7 @@ def conformal_intervals(
     thresholds: Sequence[float] | None = None,
     bounds: Bounds | None = None,
     transform: TransformLike | None = "none",
+    too_few: Literal["raise", "null"] = "raise",
 ) -> pl.DataFrame:
     """Replace the intervals of ``forecast_df`` by split-conformal ones calibrated on ``backtest_df``.
 
@@ -102,7 +104,9 @@ def conformal_intervals(
     held-out check). Steps are counted per forecast; every model and step of ``forecast_df`` needs calibration
     scores. Existing ``lo-*``, ``hi-*``, ``q-*`` and ``p_exceed-*`` columns (and ``interval_note``, which no
     longer applies) are dropped; the conformal ``lo-<l>``, ``hi-<l>``, ``q-<q>`` and ``p_exceed-<c>`` columns
-    follow ``mean``. Rows with a null ``mean`` get null values.
+    follow ``mean``. Rows with a null ``mean`` get null values. A model and step with too few residuals for a
+    level (truths missing from the calibration windows) is an error, or with ``too_few="null"`` gets null
+    intervals at that level (and null exceedance without any residual).
 
     Kept in one piece on purpose: the per-step quantiles, the join onto the forecast rows and the
     back-transform of every column are one computation over the same keys.
@@ -124,18 +128,22 @@ def conformal_intervals(
     orders: list[pl.Series] = []
     for (m, st), part in fc.partition_by(MODEL, STEP, as_dict=True).items():
         s = calib.get((m, st))
-        if s is None:
+        if s is None and too_few == "raise":
             raise ValueError(f"conformal: no calibration residuals for model {m!r} at step {st}")
+        s = np.empty(0) if s is None else s
         center = tr.forward(part.get_column(MEAN).cast(pl.Float64).fill_nan(None).to_numpy())
         orders.append(part.get_column(_ORDER))
         for lv in all_levels:
             try:
                 half = conformal_quantile(s, lv)
             except ValueError as exc:
-                raise ValueError(f"conformal: model {m!r}, step {st}: {exc}") from None
+                if too_few == "raise":
+                    raise ValueError(f"conformal: model {m!r}, step {st}: {exc}") from None
+                half = np.nan
             lo_z[lv].append(pl.Series(center - half))
             hi_z[lv].append(pl.Series(center + half))
-        for c, p in empirical_exceedance(center, s, cs, tr).items():
+        nothing = {c: np.full(center.shape, np.nan) for c in cs}
+        for c, p in (empirical_exceedance(center, s, cs, tr) if s.size else nothing).items():
             p_ex[c].append(pl.Series(np.where(np.isnan(center), np.nan, p)))
     order = pl.concat(orders).arg_sort()
 
@@ -171,6 +179,7 @@ def conformal_backtest(
     thresholds: Sequence[float] | None = None,
     bounds: Bounds | None = None,
     transform: TransformLike | None = "none",
+    too_few: Literal["raise", "null"] = "raise",
 ) -> pl.DataFrame:
     """Honest conformal intervals for a backtest: window ``w`` is calibrated on earlier windows only.
 
@@ -195,6 +204,7 @@ def conformal_backtest(
             thresholds=thresholds,
             bounds=bounds,
             transform=transform,
+            too_few=too_few,
         ).with_columns(pl.lit(w, dtype=pl.Int64).alias(WINDOW))
         for w, target, calib in earlier_windows(backtest_df, min_windows, max_windows)
     ]
@@ -211,6 +221,7 @@ def conformal_per_model(
     thresholds: Sequence[float] | None = None,
     bounds: Bounds | None = None,
     rows: pl.Expr | None = None,
+    too_few: Literal["raise", "null"] = "raise",
 ) -> pl.DataFrame:
     """:func:`conformal_intervals` for the rows of each model named in ``transforms`` (and matching ``rows``, if
     given), calibrated on that model's backtest rows under its own transform; every other row is kept as it is, and
@@ -228,7 +239,14 @@ def conformal_per_model(
             calib = calibration.filter(pl.col(MODEL) == name)
             parts.append(
                 conformal_intervals(
-                    calib, part, level, quantiles=quantiles, thresholds=thresholds, bounds=bounds, transform=transform
+                    calib,
+                    part,
+                    level,
+                    quantiles=quantiles,
+                    thresholds=thresholds,
+                    bounds=bounds,
+                    transform=transform,
+                    too_few=too_few,
                 )
             )
     return pl.concat(parts, how="diagonal_relaxed").sort(order).drop(order) if parts else frame

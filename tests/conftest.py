@@ -42,14 +42,15 @@ def small_demo(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return out
 
 
-@pytest.fixture
-def workdir(tmp_path: Path, small_demo: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """A fresh working directory with a copy of the small demo data and ``spec.toml`` (the demo spec, shortened
-    backtest) pointing at it; the default tracking store would be ``./mlruns.db`` there."""
+HIERARCHY_START = "\n# the 24 regions sum into the country"
+
+
+def _workdir(tmp_path: Path, small_demo: Path, monkeypatch: pytest.MonkeyPatch, *, hierarchy: bool) -> Path:
     shutil.copytree(small_demo, tmp_path / "data" / "demo")
     spec = (REPO / "experiments" / "specs" / "demo.toml").read_text()
     for old, new in (
-        ("h = 14\nn_windows = 26\nstep = 14\nrefit_every = 4", "h = 7\nn_windows = 2\nstep = 7"),
+        ("h = 14\nn_windows = 30\nstep = 14\nrefit_every = 4", "h = 7\nn_windows = 2\nstep = 7"),
+        ("min_windows = 4", "min_windows = 1"),
         ("complete_from = 2022-10-01", "complete_from = 2024-11-01"),
     ):
         assert old in spec, f"the demo spec no longer has {old!r}: update the workdir fixture"
@@ -57,7 +58,25 @@ def workdir(tmp_path: Path, small_demo: Path, monkeypatch: pytest.MonkeyPatch) -
     # the what-if scenarios are tested on their own (tests/test_scenarios_job.py); here only the baseline runs
     assert "\n[scenarios.surge]" in spec, "the demo spec no longer has its scenarios: update the workdir fixture"
     spec = spec[: spec.index("\n# what-if scenarios")] + spec[spec.index("\n[sources.outages]") :]
+    assert HIERARCHY_START in spec, "the demo spec no longer has its [hierarchy]: update the workdir fixture"
+    if not hierarchy:
+        spec = spec[: spec.index(HIERARCHY_START)] + spec[spec.index("\n[tracking]") :]
     (tmp_path / "spec.toml").write_text(spec)
     monkeypatch.chdir(tmp_path)
     monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
     return tmp_path
+
+
+@pytest.fixture
+def workdir(tmp_path: Path, small_demo: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A fresh working directory with a copy of the small demo data and ``spec.toml`` (the demo spec, shortened
+    backtest, without its ``[hierarchy]``: the series of one level, as most job tests need) pointing at it; the
+    default tracking store would be ``./mlruns.db`` there."""
+    return _workdir(tmp_path, small_demo, monkeypatch, hierarchy=False)
+
+
+@pytest.fixture
+def workdir_levels(tmp_path: Path, small_demo: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """:func:`workdir` with the demo spec's ``[hierarchy]`` (24 regions → the country): what ``make forecast``
+    runs, on the small data."""
+    return _workdir(tmp_path, small_demo, monkeypatch, hierarchy=True)

@@ -1,4 +1,5 @@
-"""Golden outputs: the demo job's files are byte-for-byte those recorded in ``tests/golden/demo_small.json``.
+"""Golden outputs: the demo job's files (the shipped spec, [hierarchy] included, on the small data) are byte-for-byte
+those recorded in ``tests/golden/demo_small.json``.
 
 A refactoring must leave them unchanged. A change that is meant to alter the numbers (a better default model, a
 fixed bug) rewrites the record on purpose: ``GRIDCAST_UPDATE_GOLDEN=1 pytest tests/test_golden.py``, and the
@@ -24,12 +25,14 @@ FILES = (
     "metrics_per_series.parquet",
     "metrics_per_step.parquet",
     "leaderboard.csv",
+    "levels.parquet",
+    "reconciliation.parquet",
 )
 
 
-def test_demo_job_outputs_match_the_golden_record(workdir: Path) -> None:
+def test_demo_job_outputs_match_the_golden_record(workdir_levels: Path) -> None:
     run_job("spec.toml", kind="forecast", track=False)
-    out = workdir / "out" / "demo" / "2025-01-31"
+    out = workdir_levels / "out" / "demo" / "2025-01-31"
     got = {name: hashlib.sha256((out / name).read_bytes()).hexdigest() for name in FILES}
     if os.environ.get("GRIDCAST_UPDATE_GOLDEN") == "1":
         RECORD.write_text(json.dumps(got, indent=2, sort_keys=True) + "\n")

@@ -176,9 +176,13 @@ def test_dnipro_backtest_on_real_files_logs_to_mlflow(shared_data: Path, tmp_pat
         MLFLOW_TRACKING_URI=uri,
     )
     assert proc.returncode == 0, proc.stderr
-    bt = pl.read_parquet(tmp_path / "out" / "dnipro" / "2025-12-31" / "backtest.parquet")
-    assert bt["unique_id"].n_unique() == 12 and bt["unique_id"].str.starts_with("dnipro/GPV").all()
-    assert bt["y"].min() >= 0 and bt["y"].max() <= 24 and bt["mean"].max() <= 24
+    out = tmp_path / "out" / "dnipro" / "2025-12-31"
+    levels = pl.read_parquet(out / "levels.parquet")  # the spec's [hierarchy]: 12 queues, 6 groups, the city
+    assert levels.group_by("level").len().sort("level").rows() == [("city", 1), ("group", 6), ("queue", 12)]
+    bt = pl.read_parquet(out / "backtest.parquet").join(levels, on="unique_id")
+    assert bt["unique_id"].n_unique() == 19 and bt.filter(pl.col("level") == "queue")["unique_id"].n_unique() == 12
+    assert bt["y"].min() >= 0 and bt["mean"].min() >= 0
+    assert (bt["y"] <= 24 * bt["n_bottom"]).all() and (bt["mean"] <= 24 * bt["n_bottom"]).all()
     client = MlflowClient(uri)
     runs = client.search_runs([client.get_experiment_by_name("gridcast-dnipro").experiment_id])
     assert sorted(r.info.run_name for r in runs if "mlflow.parentRunId" in r.data.tags) == ["sarimax", "seasonal_naive"]

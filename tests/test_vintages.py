@@ -66,6 +66,7 @@ def _spec(tmp_path: Path, schedules: Path, source: str, backtest: str = "", wind
     spec = spec.replace('allow = ["../shared/data"]', f'allow = ["{REPO.parent / "shared" / "data"}", "{tmp_path}"]')
     spec = spec[: spec.index("[models.sarimax]")] + spec[spec.index("[backtest]") :]
     spec = spec.replace("n_windows = 12\nstep = 1", f"n_windows = {windows}\nstep = 1\n{backtest}")
+    spec = spec[: spec.index("\n# the queues sum into")] + spec[spec.index("\n[tracking]") :]  # the queues alone
     (tmp_path / "spec.toml").write_text(spec)
 
 

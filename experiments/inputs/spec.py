@@ -23,6 +23,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator, model_validator
 
+from experiments.inputs.hierarchy import HierarchySpec
 from experiments.inputs.sources import FilePath, LaxDate, SourceSpec
 from experiments.inputs.spec_paths import ALLOW, ALLOW_FIELD, PathRefused, check_paths, named_files, split_allow
 from features.contract import DAILY, HOURLY, Bounds
@@ -194,6 +195,8 @@ class ExperimentSpec(_Strict):
     model_time_limit: float = Field(default=DEFAULT_TIME_LIMIT_S, ge=0, le=86400)
     backtest: BacktestSpec | None = None
     forecast: ForecastSpec
+    # series that sum into higher levels, forecast at every level and reconciled (experiments/inputs/hierarchy.py)
+    hierarchy: HierarchySpec | None = None
     tracking: TrackingSpec = TrackingSpec()
     # [paths] allow = ["../shared/data"]: more folders the spec may read files from (experiments/inputs/spec_paths.py)
     allow_paths: list[FilePath] = Field(default_factory=list, max_length=LIMITS["list"])
@@ -229,6 +232,8 @@ class ExperimentSpec(_Strict):
                 make_path(path, key=f"scenarios.{name}.{column}")
         if self.start and self.end and self.start >= self.end:
             raise ValueError(f"start ({self.start}) must be before end ({self.end})")
+        if self.hierarchy is not None:
+            _check_hierarchy(self)
         if self.freq == HOURLY and any(s.daily_only for s in self.sources.values()):
             raise ValueError("daily-only sources (strikes, alerts, daily weather) need freq = '1d'")
         return self
@@ -253,6 +258,21 @@ class ExperimentSpec(_Strict):
     @property
     def experiment_name(self) -> str:
         return self.tracking.experiment or f"gridcast-{self.name}"
+
+
+def _check_hierarchy(spec: ExperimentSpec) -> None:
+    """A hierarchy is reconciled and calibrated on the backtest, and not over sampled input paths."""
+    if spec.backtest is None:
+        raise _Keyed("hierarchy", "needs a [backtest]: MinT's residuals and each level's intervals come from it")
+    if spec.hierarchy.min_windows >= spec.backtest.n_windows:
+        raise _Keyed(
+            "hierarchy.min_windows",
+            f"{spec.hierarchy.min_windows} leaves no backtest window to reconcile: backtest.n_windows is "
+            f"{spec.backtest.n_windows}",
+        )
+    every = [*spec.paths.items(), *(i for paths in spec.scenarios.values() for i in paths.items())]
+    if any(isinstance(path, dict) and path.get("samples") for _, path in every):
+        raise _Keyed("hierarchy", "sampled input paths (samples = n) are not supported with a hierarchy yet")
 
 
 def _key(loc: tuple[Any, ...], data: Any, *, missing: bool = False) -> str:
@@ -392,6 +412,7 @@ def evaluation_hash(spec: ExperimentSpec) -> str:
         "backtest": spec.backtest.model_dump(mode="json") if spec.backtest else None,
         "levels": spec.forecast.level,
         "intervals": [spec.forecast.intervals, spec.forecast.calibration_windows, spec.forecast.calibration_scale],
+        "hierarchy": spec.hierarchy.model_dump(mode="json") if spec.hierarchy else None,
         "grid": [spec.freq, spec.season_length, str(spec.as_of), str(spec.start), str(spec.end)],
     }
     blob = json.dumps(scoring, sort_keys=True, separators=(",", ":"))

@@ -11,6 +11,8 @@ input paths or not), the same functions the logged model calls on today's data.
 
 from __future__ import annotations
 
+from functools import partial
+
 import polars as pl
 
 from experiments.inputs.dataset import Dataset
@@ -23,8 +25,17 @@ from features.contract import DS, FALLBACK, ID, MEAN, MODEL, SCENARIO
 from forecast.core import forecast_frame_with_state, future_grid
 from forecast.engine import fallback_factory
 from forecast.exog import ExogProvider
+from forecast.hierarchy import Hierarchy
 from forecast.metrics import evaluate
 from forecast.models.base import Forecaster
+from forecast.scenarios.coherent import (
+    LevelCalibration,
+    coherent_backtest,
+    coherent_forecast,
+    helped_lines,
+    level_scores,
+    levels_table,
+)
 from forecast.scenarios.runner import Calibration, calibrated_backtest, forecast_note, is_sampled, scenario_forecast
 from forecast.settings import ForecastSettings
 
@@ -42,22 +53,45 @@ def compute(
     regime: pl.DataFrame | None = None,
     switch: list[str] | None = None,
     truth: pl.DataFrame | None = None,
+    hierarchy: Hierarchy | None = None,
 ) -> JobFrames:
     """The backtest (intervals calibrated, then scored; under the base scenario) when the spec has a plan, and the
     forecast under every scenario of ``providers`` for a forecast job (intervals calibrated on the same backtest).
     Where calibration is impossible the models' own intervals are kept and ``interval_note`` says why (in the frames
-    and the job's report). ``truth`` (``[backtest] score_against``) replaces ``y`` in the scored backtest."""
+    and the job's report). ``truth`` (``[backtest] score_against``) replaces ``y`` in the scored backtest.
+
+    With a ``hierarchy`` (``data`` then holds every level's series) the backtest and the forecasts are those of
+    :mod:`forecast.scenarios.coherent`: every level modelled, reconciled by the spec's methods and calibrated level
+    by level; the job's ``reconciliation`` table says per level whether reconciliation helped."""
     base = next(iter(providers))
     models = build_models(spec)
     names = list(models)
     out = JobFrames(regime=regime)
-    calibration = Calibration.none(settings)
+    calibration: Calibration | LevelCalibration = Calibration.none(settings)
+    if hierarchy is not None:
+        out.levels = levels_table(hierarchy)
     if settings.backtest is not None:
         assert spec.backtest is not None
         with log.stage("backtest") as stage:
             provider = exog_provider(spec, data, oracle=True) if spec.backtest.oracle_exog else providers[base]
-            scored, calibration = calibrated_backtest(data.frame, models, settings, provider, progress=stage.progress)
-            out.interval_note = calibration.note
+            if hierarchy is None:
+                scored, calibration = calibrated_backtest(
+                    data.frame, models, settings, provider, progress=stage.progress
+                )
+                out.interval_note = calibration.note
+            else:
+                assert spec.hierarchy is not None
+                scored, calibration = coherent_backtest(
+                    data.frame,
+                    models,
+                    settings,
+                    provider,
+                    hierarchy,
+                    spec.hierarchy.methods,
+                    min_windows=spec.hierarchy.min_windows,
+                    progress=stage.progress,
+                )
+                out.interval_note = calibration.note
             scored = scored if truth is None else rescored(scored, truth)
             out.backtest = scored.with_columns(pl.lit(base).alias(SCENARIO))
             naive2 = next((e.name for e in spec.model_entries() if e.kind == "naive2"), None)  # the OWA reference
@@ -68,19 +102,33 @@ def compute(
             n_windows = out.backtest.get_column("cutoff").n_unique()
             paths = f", {provider.samples} sampled input paths" if is_sampled(provider) else ""
             against = f", scored against the {spec.backtest.score_against} version" if truth is not None else ""
+            levels = ""
+            if hierarchy is not None:
+                levels = f" on {len(hierarchy.levels)} levels, reconciled {'/'.join(spec.hierarchy.methods)}"
             stage.summary = (
-                f"{n_windows} cutoffs, {len(names)} models, {data.frame[ID].n_unique()} series{paths}{against}"
+                f"{n_windows} cutoffs, {len(names)} models, {data.frame[ID].n_unique()} series{levels}{paths}{against}"
             )
+        if hierarchy is not None:
+            out.reconciliation = stable(level_scores(out.per_series, hierarchy, names))
+            for line in helped_lines(out.reconciliation):
+                log.line(f"reconciliation: {line}")
     else:
         out.interval_note = calibration.note
     if kind == "forecast":
         with log.stage("forecast") as stage:
-            out.interval_note = forecast_note(settings, calibration, spec.forecast.h)
             fitted: dict[str, dict[str, Forecaster]] = {}
+            h = spec.forecast.h
+            if isinstance(calibration, LevelCalibration):
+                assert hierarchy is not None
+                out.interval_note = calibration.forecast_note(h)
+                one = partial(coherent_forecast, calibration=calibration, hierarchy=hierarchy)
+            else:
+                out.interval_note = forecast_note(settings, calibration, h)
+                one = partial(scenario_forecast, calibration=calibration)
             parts = [
-                scenario_forecast(
-                    data.frame, models, spec.forecast.h, settings, provider, calibration, state=fitted, refit=i == 0
-                ).with_columns(pl.lit(name).alias(SCENARIO))
+                one(data.frame, models, h, settings, provider, state=fitted, refit=i == 0).with_columns(
+                    pl.lit(name).alias(SCENARIO)
+                )
                 for i, (name, provider) in enumerate(providers.items())
             ]
             out.forecast = against_base(pl.concat(parts, how="diagonal_relaxed"), base)
@@ -118,13 +166,14 @@ def _switched(
     replaced = replaced.with_columns(
         pl.format("regime break: {}; used {}", pl.col("_why"), pl.lit(spec.fallback)).alias(FALLBACK)
     ).drop("_why")
-    kept = out.forecast.filter(~pl.col(ID).is_in(switch)).drop(DELTA_MEAN)
+    # a base model's rows of a switched series are replaced; reconciled rows (a hierarchy's) are kept as they are
+    kept = out.forecast.filter(~(pl.col(ID).is_in(switch) & pl.col(MODEL).is_in(names))).drop(DELTA_MEAN)
     base = next(iter(providers))
     merged = pl.concat([kept, replaced], how="diagonal_relaxed").select(kept.columns)
     keys = {  # the rows' order before the switch: scenario blocks, then series, model and ds
         SCENARIO: list(providers),
         ID: data.frame.get_column(ID).unique(maintain_order=True).to_list(),
-        MODEL: names,
+        MODEL: out.forecast.get_column(MODEL).unique(maintain_order=True).to_list(),
     }
     merged = merged.sort(
         [pl.col(c).replace_strict({v: i for i, v in enumerate(vals)}) for c, vals in keys.items()] + [pl.col(DS)]

@@ -28,6 +28,9 @@ class JobFrames:
     overall: pl.DataFrame | None = None
     interval_note: str | None = None  # set when calibrated intervals were asked for and could not be made
     regime: pl.DataFrame | None = None  # regime breaks of the target (forecast.regime): unique_id, kind, detail
+    levels: pl.DataFrame | None = None  # with a [hierarchy]: unique_id, level, n_bottom, parent of every series
+    reconciliation: pl.DataFrame | None = None  # with a [hierarchy]: per level, whether reconciliation helped
+    history: pl.DataFrame | None = None  # with a [hierarchy]: every level's modelling frame (the fan charts' past)
 
     @property
     def rows(self) -> pl.DataFrame:
@@ -49,6 +52,8 @@ class JobFrames:
             "metrics_per_series.parquet": self.per_series,
             "metrics_per_step.parquet": self.per_step,
             "metrics_overall.parquet": self.overall,
+            "levels.parquet": self.levels,
+            "reconciliation.parquet": self.reconciliation,
         }
 
 

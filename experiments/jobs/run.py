@@ -24,6 +24,7 @@ import polars as pl
 
 from experiments.atomic import OutputError, io_failure, publish_folder, temp_sibling
 from experiments.inputs.dataset import Dataset, load_dataset
+from experiments.inputs.hierarchy import build_hierarchy, every_level, every_level_truth
 from experiments.inputs.settings import exog_provider, forecast_settings, scenario_names
 from experiments.inputs.spec import ExperimentSpec, SpecError, load_spec
 from experiments.inputs.vintages import scoring_truth
@@ -35,6 +36,7 @@ from experiments.jobs.log import JobLog
 from experiments.jobs.outputs import JobFrames, failures, leaderboard, write_manifest, write_outputs
 from experiments.text import table
 from features.contract import ID, MODEL
+from forecast.hierarchy import Hierarchy
 from forecast.regime import RegimeRules, check_regime
 from forecast.settings import ForecastSettings
 from forecast.timeout import limit_unavailable
@@ -113,14 +115,19 @@ def run_job(
     with log.stage("data") as stage:
         data = load_dataset(spec)  # every DataError surfaces here, before anything is written (even the lock)
         settings = forecast_settings(spec)
-        providers = {name: exog_provider(spec, data, scenario=name) for name in wanted}  # bad paths fail here too
+        hierarchy = _hierarchy(spec, data)
+        modelled = data if hierarchy is None else every_level(data, hierarchy)  # the series of every level
+        providers = {name: exog_provider(spec, modelled, scenario=name) for name in wanted}  # bad paths fail here
         truth = scoring_truth(spec)  # the schedules' version the backtest scores against, when not the one read
+        truth = truth if hierarchy is None else every_level_truth(truth, hierarchy)
         stage.summary = f"{data.frame.height} rows, {data.frame[ID].n_unique()} series to {data.as_of}"
+        if hierarchy is not None:
+            stage.summary += f", {modelled.frame[ID].n_unique()} on {len(hierarchy.levels)} levels"
     for warning in data.warnings:
         log.line(f"warning: {warning}")
     if settings.model_time_limit and (why := limit_unavailable()):  # the models run in this thread
         log.line(f"warning: model time limit not applied: {why}")
-    regime = check_regime(data.frame, RegimeRules.for_season(spec.season_length))
+    regime = check_regime(modelled.frame, RegimeRules.for_season(spec.season_length))
     for uid, _, detail in regime.iter_rows():
         log.line(f"regime: {uid}: {detail}")
     switch = regime.get_column(ID).unique(maintain_order=True).to_list()
@@ -133,9 +140,33 @@ def run_job(
         if lock.took_over:
             log.line(f"lock: took over from a job that is gone ({lock.took_over})")
         remove_dead_leftovers(spec_dir, log.line)  # no live job of this spec can be writing: we hold its lock
-        frames = compute(spec, data, settings, kind, providers, log, regime=regime, switch=switch, truth=truth)
+        frames = compute(
+            spec,
+            modelled,
+            settings,
+            kind,
+            providers,
+            log,
+            regime=regime,
+            switch=switch,
+            truth=truth,
+            hierarchy=hierarchy,
+        )
+        if hierarchy is not None:
+            frames.history = modelled.frame
         extra = {"champion": champion} if champion is not None else {}
         return _publish(spec, data, settings, frames, kind, spec_dir, track=track, model=model, log=log, extra=extra)
+
+
+def _hierarchy(spec: ExperimentSpec, data: Dataset) -> Hierarchy | None:
+    """The spec's hierarchy over the target's series (None without one); a rule that does not fit them is a spec
+    error naming ``hierarchy``."""
+    if spec.hierarchy is None:
+        return None
+    try:
+        return build_hierarchy(spec.hierarchy, data.frame)
+    except ValueError as exc:
+        raise SpecError(spec.path, "hierarchy", str(exc)) from None
 
 
 def _with_champion(spec: ExperimentSpec, log: JobLog) -> tuple[ExperimentSpec, str, dict[str, object]]:
@@ -223,7 +254,8 @@ def _write_and_publish(
         with log.stage("outputs") as stage:
             write_outputs(tmp, spec, data, frames.files(), result.leaderboard)
             if frames.forecast is not None:
-                job["plots"] = len(_charts(tmp / "plots", spec, data, frames.forecast, result.selected))
+                history = frames.history if frames.history is not None else data.frame
+                job["plots"] = len(_charts(tmp / "plots", spec, history, frames.forecast, result.selected))
             write_manifest(tmp, spec, data, frames.files(), {**job, "run_id": None})
             stage.summary = f"{sum(1 for _ in tmp.iterdir())} files"
         if track:
@@ -239,17 +271,19 @@ def _write_and_publish(
 MAX_CHARTS = 24  # up to this many series, every series gets a fan chart; beyond it, the most at risk
 
 
-def _charts(folder: Path, spec: ExperimentSpec, data: Dataset, forecast: pl.DataFrame, model: str) -> list[Path]:
+def _charts(
+    folder: Path, spec: ExperimentSpec, history: pl.DataFrame, forecast: pl.DataFrame, model: str
+) -> list[Path]:
     """One fan chart per series (every scenario's band) of the selected model, or of the :data:`MAX_CHARTS` series
     most at risk when there are more (:func:`experiments.jobs.fan_charts.select_series`)."""
     from experiments.jobs.fan_charts import write_scenario_charts
 
-    many = data.frame.get_column(ID).n_unique() > MAX_CHARTS
+    many = history.get_column(ID).n_unique() > MAX_CHARTS
     target = spec.target
     return write_scenario_charts(
         folder,
         forecast,
-        data.frame,
+        history,
         model=model,
         units=target.units or target.column,
         bounds=(target.lower, target.upper),

@@ -206,7 +206,8 @@ def _log_job(
         for i, name in enumerate(spec.models)
     ]
     if out.forecast is not None and spec.paths:  # one child run per scenario (experiments/tracking/scenario_runs.py)
-        staged += stage_scenarios(root / "scenarios", spec, out.forecast, job.selected, tags, params)
+        bottom = None if out.levels is None else out.levels.filter(pl.col("n_bottom") == 1).get_column(ID).to_list()
+        staged += stage_scenarios(root / "scenarios", spec, out.forecast, job.selected, tags, params, bottom=bottom)
     with (
         start_rendering(charts) as rendering,
         tracker.run(f"{job.kind}-{spec.name}-{job.as_of}", tags) as parent,

@@ -79,13 +79,18 @@ def stage_scenarios(
     selected: str | None,
     tags: dict[str, str],
     params: dict[str, str],
+    *,
+    bottom: list[str] | None = None,
 ) -> list[StagedRun]:
-    """Each scenario's child run (module docstring), its rows written below ``root``."""
+    """Each scenario's child run (module docstring), its rows written below ``root``. With a hierarchy the metrics
+    summarise the ``bottom`` series (a city's sum beside its queues would make the means meaningless); the
+    artifact holds every level."""
     staged = []
     for i, (scenario,) in enumerate(forecast.select(SCENARIO).unique(maintain_order=True).iter_rows()):
         rows = forecast.filter(pl.col(SCENARIO) == scenario)
+        summarised = rows if bottom is None else rows.filter(pl.col(ID).is_in(bottom))
         metrics: list[tuple[str, float, int]] = []
-        for (model,), part in rows.partition_by(MODEL, as_dict=True, maintain_order=True).items():
+        for (model,), part in summarised.partition_by(MODEL, as_dict=True, maintain_order=True).items():
             metrics += summary(part, f"{model}.")
             if model == selected:
                 metrics += summary(part) + by_step(part)
