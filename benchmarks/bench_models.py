@@ -14,7 +14,9 @@ Run from the repository root (``make bench-models``)::
    Both on ``--n-jobs`` processes (ours: the series split into that many shards, one backtest per process in a
    pool started and warmed up before the clock starts; theirs: ``n_jobs``, after a one-series warm-up that
    compiles its numba code). Wall times include the frame work; MASE (m = 7, scale from each window's history)
-   of both comes from :func:`forecast.metrics.evaluate`.
+   of both comes from :func:`forecast.metrics.evaluate`. ``--estimated-only`` runs just the estimated race (the
+   subset, nothing written); ``--statsmodels-backend`` adds ours with ``backend="statsmodels"`` (statsmodels'
+   own likelihood and optimiser) on the subset, to compare with the default numba-kernel fit.
 2. **Fit times.** Median milliseconds per ``fit`` + ``predict(14)`` of every registered model (daily parameters)
    on 900-point daily series, after one warm-up fit (imports excluded).
 
@@ -190,46 +192,57 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument(
         "--estimated-subset", type=int, default=200, help="series for the (slow) estimated-initial-states race"
     )
+    ap.add_argument("--estimated-only", action="store_true", help="only the estimated race on the subset; no file")
+    ap.add_argument(
+        "--statsmodels-backend", action="store_true", help="also race backend='statsmodels' on the estimated subset"
+    )
     args = ap.parse_args(argv)
     n_series = args.n_series or (60 if args.quick else 1000)
 
+    load_start = os.getloadavg()
     df = synthetic_daily(n_series, args.length)
     print(f"{n_series} series × {args.length} days, h={H}, {N_WINDOWS} windows, n_jobs={args.n_jobs}", flush=True)
-    sf_frame, sf_wall = run_statsforecast(df, args.n_jobs)
-    sf_mase = mase_of(sf_frame, df)
-    print(f"  statsforecast AutoETS(ANA): {sf_wall:.1f} s, MASE {sf_mase:.4f}", flush=True)
-    race: dict[str, Any] = {
-        "statsforecast AutoETS(model='ANA', season_length=7)": {"wall_s": sf_wall, "mase": sf_mase},
-    }
+    race: dict[str, Any] = {}
+    runs: list[tuple[dict[str, Any], pl.DataFrame, float, float, str]] = []
+    if not args.estimated_only:
+        sf_frame, sf_wall = run_statsforecast(df, args.n_jobs)
+        sf_mase = mase_of(sf_frame, df)
+        print(f"  statsforecast AutoETS(ANA): {sf_wall:.1f} s, MASE {sf_mase:.4f}", flush=True)
+        race["statsforecast AutoETS(model='ANA', season_length=7)"] = {"wall_s": sf_wall, "mase": sf_mase}
+        runs.append(({"initialization": "heuristic"}, df, sf_wall, sf_mase, ""))
     sub_ids = df.get_column("unique_id").unique(maintain_order=True).to_list()[: args.estimated_subset]
     sub = df.filter(pl.col("unique_id").is_in(sub_ids))
-    runs = [("heuristic", df, sf_wall, sf_mase, "")]
-    if len(sub_ids) < n_series:  # estimated initial states are slow: race them on a subset, against sf on it
+    estimated = [{"initialization": "estimated"}]
+    if args.statsmodels_backend:
+        estimated.append({"initialization": "estimated", "backend": "statsmodels"})
+    if len(sub_ids) < n_series or args.estimated_only:  # estimated states: raced on a subset, against sf on it
         sub_frame, sub_wall = run_statsforecast(sub, args.n_jobs)
         sub_mase = mase_of(sub_frame, sub)
+        print(f"  statsforecast AutoETS(ANA) [first {len(sub_ids)}]: {sub_wall:.1f} s, MASE {sub_mase:.4f}", flush=True)
         race[f"statsforecast AutoETS(model='ANA', season_length=7) [first {len(sub_ids)} series]"] = {
             "wall_s": sub_wall,
             "mase": sub_mase,
         }
-        runs.append(("estimated", sub, sub_wall, sub_mase, f" [first {len(sub_ids)} series]"))
+        runs += [(extra, sub, sub_wall, sub_mase, f" [first {len(sub_ids)} series]") for extra in estimated]
     else:
-        runs.append(("estimated", df, sf_wall, sf_mase, ""))
-    for init, data, ref_wall, ref_mase, tag in runs:
-        params = {"model": "ANA", "season_length": M, "initialization": init}
+        runs += [(extra, df, sf_wall, sf_mase, "") for extra in estimated]
+    for extra, data, ref_wall, ref_mase, tag in runs:
+        params = {"model": "ANA", "season_length": M, **extra}
         frame, wall = run_ours(data, params, args.n_jobs)
         mase = mase_of(frame, data)
         n_fb = int(frame["fallback_reason"].drop_nulls().len()) if "fallback_reason" in frame.columns else 0
-        race[f"ours Ets(model='ANA', season_length=7, initialization='{init}'){tag}"] = {
+        label = ", ".join(f"{k}={v!r}" for k, v in extra.items())
+        race[f"ours Ets(model='ANA', season_length=7, {label}){tag}"] = {
             "wall_s": wall,
             "mase": mase,
             "wall_ratio_vs_statsforecast": wall / ref_wall,
             "mase_rel_diff_vs_statsforecast": mase / ref_mase - 1,
             "fallback_rows": n_fb,
         }
-        print(f"  ours ANA {init}{tag}: {wall:.1f} s ({wall / ref_wall:.2f}×), MASE {mase:.4f}", flush=True)
+        print(f"  ours ANA {label}{tag}: {wall:.1f} s ({wall / ref_wall:.2f}×), MASE {mase:.4f}", flush=True)
 
     fits = {}
-    if not args.skip_fit_times:
+    if not (args.skip_fit_times or args.estimated_only):
         long = synthetic_daily(10, 900, seed=7)
         series = [p.get_column("y").to_numpy() for p in long.partition_by("unique_id", maintain_order=True)]
         fits = fit_times(series, args.quick)
@@ -242,6 +255,7 @@ def main(argv: list[str] | None = None) -> None:
             "n_windows": N_WINDOWS,
             "n_jobs": args.n_jobs,
             "estimated_subset": min(args.estimated_subset, n_series),
+            "load_average_at_start": load_start,
             "load_average_at_end": os.getloadavg(),
             "quick": args.quick,
             "machine": f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}",
@@ -249,7 +263,7 @@ def main(argv: list[str] | None = None) -> None:
         "backtest": race,
         "fit_times_ms_900_daily": fits,
     }
-    if not args.quick:
+    if not (args.quick or args.estimated_only):
         RESULTS.parent.mkdir(parents=True, exist_ok=True)
         tmp = RESULTS.with_suffix(".json.tmp")
         tmp.write_text(json.dumps(result, indent=1) + "\n")
