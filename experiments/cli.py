@@ -8,6 +8,9 @@ or full filesystem; nothing published).
 
 from __future__ import annotations
 
+from experiments import threads  # noqa: F401  first: one BLAS thread per process, set before numpy loads
+
+# isort: split
 import sys
 from collections.abc import Mapping
 from datetime import datetime

@@ -15,10 +15,15 @@ from pathlib import Path
 
 import pytest
 from hypothesis import settings
+from threadpoolctl import threadpool_limits
 
 from experiments.demo import write_demo_data
 
 REPO = Path(__file__).resolve().parents[1]
+
+# one BLAS thread per test process, as the gridcast CLI runs (experiments/threads.py): a plugin has loaded numpy
+# before this file, so the environment variables come too late here and the running pool is limited instead
+threadpool_limits(1)
 
 settings.register_profile("ci", derandomize=True, database=None)
 if os.environ.get("CI", "").strip().lower() not in ("", "0", "false"):
