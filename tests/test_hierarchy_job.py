@@ -194,6 +194,8 @@ def test_demo_job_forecasts_every_level_reconciled_and_tracked(workdir_levels: P
     assert len(said) == 1 and "mint_shrink" in said[0]
     board = pl.read_csv(out / "leaderboard.csv")
     assert set(board[MODEL]) == set(fc[MODEL])
+    charts = sorted(p.name for p in (out / "plots").glob("*.png"))  # the 24 regions and the country, on its bounds
+    assert len(charts) == 25 and any("ukraine" in name for name in charts)
     _logged_model_reproduces_the_regions(workdir_levels, fc)
 
 

@@ -255,7 +255,8 @@ def _write_and_publish(
             write_outputs(tmp, spec, data, frames.files(), result.leaderboard)
             if frames.forecast is not None:
                 history = frames.history if frames.history is not None else data.frame
-                job["plots"] = len(_charts(tmp / "plots", spec, history, frames.forecast, result.selected))
+                charts = _charts(tmp / "plots", spec, history, frames.forecast, result.selected, frames.levels)
+                job["plots"] = len(charts)
             write_manifest(tmp, spec, data, frames.files(), {**job, "run_id": None})
             stage.summary = f"{sum(1 for _ in tmp.iterdir())} files"
         if track:
@@ -272,25 +273,40 @@ MAX_CHARTS = 24  # up to this many series, every series gets a fan chart; beyond
 
 
 def _charts(
-    folder: Path, spec: ExperimentSpec, history: pl.DataFrame, forecast: pl.DataFrame, model: str
+    folder: Path,
+    spec: ExperimentSpec,
+    history: pl.DataFrame,
+    forecast: pl.DataFrame,
+    model: str,
+    levels: pl.DataFrame | None = None,
 ) -> list[Path]:
     """One fan chart per series (every scenario's band) of the selected model, or of the :data:`MAX_CHARTS` series
-    most at risk when there are more (:func:`experiments.jobs.fan_charts.select_series`)."""
+    most at risk when there are more (:func:`experiments.jobs.fan_charts.select_series`). With a hierarchy
+    (``levels``) each group of series summing ``n`` bottom series is drawn with bounds and thresholds times ``n``,
+    and every aggregate is drawn; the limit applies to the bottom series."""
     from experiments.jobs.fan_charts import write_scenario_charts
 
-    many = history.get_column(ID).n_unique() > MAX_CHARTS
     target = spec.target
-    return write_scenario_charts(
-        folder,
-        forecast,
-        history,
-        model=model,
-        units=target.units or target.column,
-        bounds=(target.lower, target.upper),
-        thresholds=spec.forecast.thresholds,
-        series=[] if many else None,
-        at_risk=MAX_CHARTS if many else 0,
-    )
+    groups = [(1, history.get_column(ID).unique(maintain_order=True).to_list())]
+    if levels is not None:
+        by_size = levels.group_by("n_bottom", maintain_order=True).agg(pl.col(ID))
+        groups = [(int(n), list(ids)) for n, ids in by_size.iter_rows()]
+    paths: list[Path] = []
+    for n, ids in groups:
+        many = n == 1 and len(ids) > MAX_CHARTS
+        lower, upper = (None if b is None else b * n for b in (target.lower, target.upper))
+        paths += write_scenario_charts(
+            folder,
+            forecast.filter(pl.col(ID).is_in(ids)),
+            history.filter(pl.col(ID).is_in(ids)),
+            model=model,
+            units=target.units or target.column,
+            bounds=(lower, upper),
+            thresholds=[c * n for c in spec.forecast.thresholds],
+            series=[] if many else None,
+            at_risk=MAX_CHARTS if many else 0,
+        )
+    return paths
 
 
 def _best(board: pl.DataFrame, names: list[str]) -> str:
