@@ -1,26 +1,19 @@
 """Does reconciliation help, level by level? Base forecasts vs bottom-up vs MinT-shrink on the real Dnipro queues and
-the demo's regions (#9 item 5; ``docs/hierarchy.md``).
+the demo's regions (#9 item 5; ``docs/hierarchy.md``), through the job's own code.
 
 Run from the repository root (needs ``../shared/data`` and the demo data, ``gridcast demo-data --out data/demo``)::
 
     nice -n 10 .venv/bin/python -m benchmarks.reconcile_levels              # dnipro, demo
     nice -n 10 .venv/bin/python -m benchmarks.reconcile_levels --specs dnipro
 
-For each spec:
-
-1. the hierarchy: dnipro's 12 queues (``dnipro/GPV1.1`` … ``dnipro/GPV6.2``) → 6 queue groups (the id up to its last
-   ``.``: ``dnipro/GPV1`` … ``dnipro/GPV6``) → the city (``dnipro``); the demo's 24 regions → the country
-   (``ukraine``);
-2. every level's frame (:func:`forecast.hierarchy.aggregate`: sums of hours off, means of the inputs); the future
-   inputs come from the spec's provider built on the aggregated raw inputs (their means), so every level continues
-   its inputs along the spec's ``[paths]`` as a job does;
-3. the spec's backtest (plan, models, transforms) of every level, with the bounds of each level: ``[0, 24]`` for a
-   queue or region, ``[0, 24·n]`` for an aggregate of ``n`` of them;
-4. each backtest frame reconciled bottom-up and MinT-shrink (:func:`forecast.hierarchy.reconcile_backtest`; MinT's
-   covariance from the errors of the earlier windows known at each cutoff only), the bottom results clipped into
-   ``[0, 24]``;
-5. MASE (m = 7, scale from each window's history, :func:`forecast.metrics.evaluate`) and MAE per series, averaged
-   over each level's series, on the same windows for all three (those MinT could reconcile: ``min_windows`` on).
+For each shipped spec with a ``[hierarchy]`` (dnipro: 12 queues → 6 queue groups → the city; demo: 24 regions →
+the country) it runs what a backtest job runs (:func:`forecast.scenarios.coherent.coherent_backtest`): every
+level's frame (sums of hours off, means of the inputs continued along the spec's ``[paths]``), each level part
+backtested with its own bounds and calibration, reconciled bottom-up and MinT-shrink (MinT's covariance from the
+errors of the earlier windows known at each cutoff only), every model scored on the windows every method
+reconciled. The table is the job's ``reconciliation.parquet`` (:func:`forecast.scenarios.coherent.level_scores`):
+mean MASE (m = 7, scale from each window's history) and MAE over each level's series, with the largest coherence
+gap and MinT's shrinkage over every window added here.
 
 Writes ``benchmarks/results/reconcile.json`` and prints a Markdown table.
 """
@@ -31,7 +24,6 @@ from benchmarks import _setup  # noqa: F401  first: one BLAS thread per process,
 
 # isort: split
 import argparse
-import dataclasses
 import json
 import time
 from pathlib import Path
@@ -39,129 +31,68 @@ from typing import Any
 
 import polars as pl
 
-from experiments.inputs.dataset import Dataset, load_dataset
+from experiments.inputs.dataset import load_dataset
+from experiments.inputs.hierarchy import build_hierarchy, every_level, every_level_truth
 from experiments.inputs.settings import build_models, exog_provider, forecast_settings
 from experiments.inputs.spec import load_spec
-from features.contract import CUTOFF, ID, MODEL, Bounds, Y
-from forecast.backtest import backtest
-from forecast.hierarchy import (
-    Hierarchy,
-    aggregate,
-    coherence_gap,
-    from_rules,
-    reconcile_backtest,
-    residual_matrix,
-    shrunk_covariance,
-)
-from forecast.hierarchy.structure import LEVEL, SIZE
+from experiments.inputs.vintages import rescored, scoring_truth
+from features.contract import MODEL
+from forecast.hierarchy import coherence_gap, residual_matrix, shrunk_covariance
 from forecast.metrics import evaluate
+from forecast.scenarios.coherent import coherent_backtest, level_scores
 
 REPO = Path(__file__).resolve().parents[1]
 RESULTS = REPO / "benchmarks" / "results" / "reconcile.json"
 SPECS = ("dnipro", "demo")
-HIERARCHIES: dict[str, tuple[list[str], dict[str, Any]]] = {
-    "dnipro": (["city", "group", "queue"], {"city": {"name": "dnipro"}, "group": {"before_last": "."}}),
-    "demo": (["country", "region"], {"country": {"name": "ukraine"}}),
-}
-MIN_WINDOWS = {"dnipro": 4, "demo": 4}  # windows that only give MinT its first residuals (not scored)
 METHODS = ("base", "bottom_up", "mint_shrink")
 
 
-def level_data(data: Dataset, hierarchy: Hierarchy) -> Dataset:
-    """The dataset of every level: the aggregated frame and the aggregated raw inputs (means) for the provider."""
-    frame = aggregate(data.frame, hierarchy, exog=data.exog)
-    inputs = None
-    if data.inputs is not None:
-        raw = data.inputs.with_columns(pl.lit(0.0).alias(Y))
-        inputs = aggregate(raw, hierarchy).drop(Y)
-    return dataclasses.replace(data, frame=frame, inputs=inputs)
-
-
-def level_backtest(name: str) -> tuple[pl.DataFrame, pl.DataFrame, Hierarchy, int, float]:
-    """Every level's backtest of spec ``name``, its frame of every level, the hierarchy, the season length and
-    the wall time."""
+def run_spec(name: str) -> list[dict[str, Any]]:
+    """The job's per-level table of spec ``name`` with the coherence gaps, MinT's shrinkage and the wall time."""
     spec = load_spec(REPO / "experiments" / "specs" / f"{name}.toml")
+    assert spec.hierarchy is not None and spec.backtest is not None
     data = load_dataset(spec)
-    levels, rules = HIERARCHIES[name]
-    hierarchy = from_rules(data.frame.get_column(ID).unique(maintain_order=True), levels, rules)
-    every = level_data(data, hierarchy)
+    hierarchy = build_hierarchy(spec.hierarchy, data.frame)
+    every = every_level(data, hierarchy)
     settings = forecast_settings(spec)
     models = build_models(spec)
-    assert spec.backtest is not None and settings.bounds is not None
-    provider = exog_provider(spec, every, oracle=spec.backtest.oracle_exog)
-    lower, upper = settings.bounds.lower, settings.bounds.upper
+    provider = exog_provider(spec, every)
     started = time.perf_counter()
-    parts = []
-    sizes = every.frame.join(hierarchy.level_frame(), on=ID, how="left")
-    for (n,), part in sizes.partition_by(SIZE, as_dict=True, maintain_order=True).items():
-        bounds = Bounds(None if lower is None else lower * n, None if upper is None else upper * n)
-        frame = part.drop(LEVEL, SIZE)
-        parts.append(backtest(frame, models, settings.replace(bounds=bounds), exog_provider=provider))
-        print(f"  {name}: backtest of the {part[ID].n_unique()} series of {n} bottom series each done", flush=True)
-    return pl.concat(parts, how="vertical"), every.frame, hierarchy, spec.season_length, time.perf_counter() - started
-
-
-def level_scores(frame: pl.DataFrame, history: pl.DataFrame, hierarchy: Hierarchy, m: int) -> pl.DataFrame:
-    """Mean MASE and MAE over each level's series, per model (``model`` split into base model and method)."""
-    per = evaluate(frame, history, m)["per_series"].join(hierarchy.level_frame(), on=ID, how="left")
-    parts = pl.col(MODEL).str.split_exact("/", 1)
-    return (
-        per.with_columns(
-            parts.struct.field("field_0").alias("base_model"), parts.struct.field("field_1").alias("method")
-        )
-        .with_columns(pl.col("method").fill_null("base"))
-        .group_by(LEVEL, "base_model", "method")
-        .agg(
-            pl.len().alias("series"),
-            pl.col("n").sum().alias("points"),
-            pl.col("mase").mean(),
-            pl.col("mae").mean(),
-        )
-    )
-
-
-def run_spec(name: str) -> list[dict[str, Any]]:
-    bt, history, hierarchy, m, seconds = level_backtest(name)
-    min_windows = MIN_WINDOWS[name]
-    bounds = Bounds(0.0, 24.0)
-    bu = reconcile_backtest(bt, hierarchy, "bottom_up", bounds=bounds)
-    mint = reconcile_backtest(bt, hierarchy, "mint_shrink", min_windows=min_windows, bounds=bounds)
-    scored = sorted(mint.get_column(CUTOFF).unique())
-    same = pl.col(CUTOFF).is_in(scored)
-    frames = {"base": bt.filter(same), "bottom_up": bu.filter(same), "mint_shrink": mint}
-    gaps = {k: coherence_gap(v, hierarchy) for k, v in frames.items() if k != "base"}
-    lambdas = {
-        model: shrunk_covariance(residual_matrix(bt, hierarchy, model))[1] for model in bt[MODEL].unique().sort()
+    scored, cal = coherent_backtest(
+        every.frame, models, settings, provider, hierarchy, spec.hierarchy.methods,
+        min_windows=spec.hierarchy.min_windows,
+    )  # fmt: skip
+    seconds = time.perf_counter() - started
+    truth = every_level_truth(scoring_truth(spec), hierarchy)
+    scored = scored if truth is None else rescored(scored, truth)
+    table = level_scores(evaluate(scored, every.frame, spec.season_length)["per_series"], hierarchy, list(models))
+    gaps = {
+        method: max(coherence_gap(scored.filter(pl.col(MODEL) == f"{m}/{method}"), hierarchy) for m in models)
+        for method in spec.hierarchy.methods
     }
-    scores = pl.concat([level_scores(f, history, hierarchy, m) for f in frames.values()], how="vertical")
-    order = {level: k for k, level in enumerate(hierarchy.levels)}
-    rows = []
-    for r in scores.sort(pl.col(LEVEL).replace_strict(order), "base_model", "method").iter_rows(named=True):
-        rows.append(
-            {
-                "spec": name,
-                "level": r[LEVEL],
-                "series": r["series"],
-                "model": r["base_model"],
-                "method": r["method"],
-                "mase": r["mase"],
-                "mae": r["mae"],
-                "points": r["points"],
-                "scored_windows": len(scored),
-                "min_windows": min_windows,
-                "max_coherence_gap": gaps.get(r["method"]),
-                "shrinkage_all_windows": lambdas[r["base_model"]],
-                "backtest_seconds": round(seconds, 1),
-            }
-        )
-    return rows
+    assert cal.raw is not None
+    lambdas = {m: shrunk_covariance(residual_matrix(cal.raw, hierarchy, m))[1] for m in models}
+    windows = scored.get_column("cutoff").n_unique()
+    return [
+        {
+            "spec": name,
+            **{k: v for k, v in r.items() if k != "mase_change"},
+            "mase_change": r["mase_change"],
+            "scored_windows": windows,
+            "min_windows": spec.hierarchy.min_windows,
+            "max_coherence_gap": gaps.get(r["method"]),
+            "shrinkage_all_windows": lambdas[r[MODEL]],
+            "backtest_seconds": round(seconds, 1),
+        }
+        for r in table.iter_rows(named=True)
+    ]
 
 
 def markdown(rows: list[dict[str, Any]]) -> str:
     """One line per (spec, level, model): MASE and MAE of base, bottom-up and MinT-shrink."""
-    table: dict[tuple[str, str, str, int], dict[str, dict[str, float]]] = {}
+    table: dict[tuple[str, str, str, int], dict[str, dict[str, Any]]] = {}
     for r in rows:
-        table.setdefault((r["spec"], r["level"], r["model"], r["series"]), {})[r["method"]] = r
+        table.setdefault((r["spec"], r["level"], r[MODEL], r["series"]), {})[r["method"]] = r
     head = (
         "| spec | level (series) | model | MASE base | MASE bottom-up | MASE MinT-shrink | MAE base | MAE bottom-up |"
     )
