@@ -7,7 +7,7 @@ STAMP  := $(VENV)/.installed
 SPEC   ?= experiments/specs/demo.toml
 DEMO   := data/demo
 
-.PHONY: install forecast backtest demo-data test test-slow lint ui warmup bench bench-features bench-models bench-tracking bench-scenarios clean
+.PHONY: install forecast backtest demo-data test test-slow lint ui warmup bench bench-features bench-models bench-tracking bench-scenarios bench-job clean
 
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
@@ -73,7 +73,11 @@ bench-tracking: install
 bench-scenarios: install demo-data
 	$(PY) -m benchmarks.bench_scenarios --specs demo,dnipro
 
-bench: bench-features bench-models bench-tracking bench-scenarios
+# the demo job end to end, as a second `make forecast` (fresh processes, stage times from the job's log)
+bench-job: install demo-data
+	$(PY) -m benchmarks.bench_job
+
+bench: bench-features bench-models bench-tracking bench-scenarios bench-job
 
 clean:
 	rm -rf out data/demo mlruns.db mlartifacts .pytest_cache
