@@ -40,7 +40,7 @@ def main(argv: list[str] | None = None) -> None:
     n_series, length, window = 2000, 1500, 28
     values = np.random.default_rng(0).normal(size=n_series * length)
     indptr = np.arange(0, values.size + 1, length, dtype=np.int64)
-    params = np.array([window, window, 0.0])
+    params = np.array([window, window, 1.0, 0.0])  # p[2] = 1: the mean (0: the sum)
     rows = []
     for c in range(args.copies):
         x = values.copy()

@@ -61,8 +61,9 @@ def test_warmup_compiles_one_signature_per_driver_and_runs_every_kernel() -> Non
 
 
 def test_drivers_are_if_chains_generated_from_the_op_tables() -> None:
-    """One branch per distinct call, codes in table order, ops with the same call share a code; the driver is
-    defined in (and cached against) its own module's file, under a name that carries a digest of its source."""
+    """One branch per distinct (call, pair call), codes in table order, ops with the same calls share a code; an op
+    with a pair call has a loop over pairs of groups that falls back to its call; the driver is defined in (and
+    cached against) its own module's file, under a name that carries a digest of its source."""
     assert len(kernels.OPS) >= 17
     for table in kernels.api.TABLES:
         source = table.source()
@@ -70,13 +71,17 @@ def test_drivers_are_if_chains_generated_from_the_op_tables() -> None:
         for name, op in table.ops.items():
             assert f"op == {table.codes[name]}:\n" in source
             assert op.call.strip().splitlines()[0] in source
+            if op.pair is not None:  # the pair loop: its call, then the op's own call on the groups it leaves
+                branch = source.split(f"if op == {table.codes[name]}:\n", 1)[1].split("return\n", 1)[0]
+                assert f"left = {op.pair.strip()}" in branch and op.call.strip().splitlines()[0] in branch
         fn = getattr(table.driver, "py_func", table.driver)
         assert fn.__code__.co_filename == sys.modules[table.module].__file__
         assert fn.__qualname__.startswith(f"{table.shape}_driver_") and fn.__module__ == table.module
         assert kernels.DRIVERS[table.shape] is table.driver
     window = sys.modules["features.indicators.kernels.window"].OPS
     assert window.codes["rolling_min"] == window.codes["rolling_max"]
-    assert window.codes["rolling_sum"] != window.codes["rolling_mean"]  # a constant flag: two specialised branches
+    assert window.codes["rolling_sum"] == window.codes["rolling_mean"]  # one pair kernel, the flag outside its loops
+    assert window.pairs[window.codes["rolling_mean"]] is not None
 
 
 def test_a_call_of_an_unknown_function_is_rejected_when_the_table_is_built(tmp_path: Path) -> None:

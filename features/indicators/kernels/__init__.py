@@ -13,9 +13,10 @@ Everything else derives from the tables:
 
 - **drivers**, one per shape (``elementwise_driver``, ``scan_driver``, ``window_driver``; :data:`DRIVERS`): a
   generated plain chain of ``if op == code`` branches, one per distinct call, looping over a range of groups, each
-  group from a fresh state. One signature each (see :mod:`~._run`), so a process compiles or loads exactly three
-  functions. A kernel passed as a first-class function argument would instead be typed by identity and miss the
-  on-disk cache in every new process (measured with numba 0.68), hence integer op codes;
+  group from a fresh state, after one loop over pairs of groups per op with a pair call (series without NaN, see
+  :mod:`~._ops`). One signature each (see :mod:`~._run`), so a process loads exactly three cached functions (each
+  with the fast paths it calls). A kernel passed as a first-class function argument would instead be typed by
+  identity and miss the on-disk cache in every new process (measured with numba 0.68), hence integer op codes;
 - **entry points** (:mod:`~.api`): :func:`run_op` and one ``grouped_<name>`` per op (re-exported here, with the op's
   signature and docstring). Parameters are validated in one place, :func:`~.params.resolve`, against the op's
   ``Param`` objects, which the indicator catalogue reuses for spec validation;

@@ -7,11 +7,20 @@ the group's slices ``x``, ``y`` (``y`` is ``x`` for one-input ops), ``out`` and 
 ``"rolling_std_1d(x, int(p[0]), int(p[1]), out)"``. Ops with the same call share one branch and differ by a flag
 in ``p`` (rolling min/max, burst/freeze–thaw counts, the two cold-spell ops): one kernel body, compiled once.
 
+An op whose kernel is one long dependency chain per period (a running sum, a recursion) may also declare a **pair**
+call: an expression over two groups of the same length at once (``x``, ``y``, ``out`` and ``x2``, ``y2``,
+``out2``) that assumes no NaN and returns a bit mask of the groups it could not finish (bit 0: the first, bit 1:
+the second; a NaN met). The driver walks such an op's groups in order, pairs each with the next when both have the
+same length (series on one calendar grid), runs the op's call on every group left alone or named by the mask, so
+the results are the call's, exactly. Two independent chains in one loop overlap in the CPU: about twice the
+throughput of one, measured.
+
 From a module's :class:`OpTable` derive:
 
 - the op codes: the position of each distinct call in the table (``table.codes``);
-- the driver (:meth:`OpTable.compile_driver`): generated source, a plain chain ``if op == 0: <call 0> elif op == 1:
-  <call 1> …`` inside the group loop, i.e. what a hand-written driver would be, compiled once with the one signature
+- the driver (:meth:`OpTable.compile_driver`): generated source, one loop over pairs of groups per op with a pair
+  call, then a plain chain ``if op == 0: <call 0> elif op == 1: <call 1> …`` inside the group loop for the other
+  ops, i.e. what a hand-written driver would be, compiled once with the one signature
   of :mod:`~._run`. Its code object names the module's own file, so numba's disk cache is keyed to that file's
   content (kernels and table together), and a digest of the generated source is part of its qualified name, so a
   change to this generator recompiles too. Every name a call uses must be a module-level name (checked at import);
@@ -37,7 +46,7 @@ from typing import Any
 from features.indicators.kernels._jit import driver
 from features.indicators.kernels.params import Param
 
-_GROUP_NAMES = frozenset({"x", "y", "p", "out"})
+_GROUP_NAMES = frozenset({"x", "y", "p", "out", "x2", "y2", "out2"})
 
 
 @dataclass(frozen=True)
@@ -45,7 +54,8 @@ class Op:
     """One operation of a kernel module (see the module docstring).
 
     ``pack(**params)`` gives the driver's parameter vector from the validated parameters (default: their values in
-    order, as floats); at most :data:`~._run.N_PARAMS` numbers. ``doc`` is the entry point's docstring.
+    order, as floats); at most :data:`~._run.N_PARAMS` numbers. ``doc`` is the entry point's docstring. ``pair``:
+    the optional two-group fast path (an expression returning the bit mask of groups left to ``call``).
     """
 
     name: str
@@ -54,6 +64,7 @@ class Op:
     inputs: tuple[str, ...] = ("values",)
     pack: Callable[..., Sequence[float]] | None = None
     doc: str = ""
+    pair: str | None = None
 
     @cached_property
     def param_names(self) -> frozenset[str]:
@@ -79,9 +90,15 @@ class OpTable:
             if op.name in self.ops:
                 raise ValueError(f"{module}: op {op.name!r} declared twice")
             self.ops[op.name] = op
-        self.calls: tuple[str, ...] = tuple(dict.fromkeys(textwrap.dedent(op.call).strip() for op in ops))
-        self.codes: dict[str, int] = {op.name: self.calls.index(textwrap.dedent(op.call).strip()) for op in ops}
-        """The driver's op code of each op: the position of its call among the table's distinct calls."""
+        keys = [(textwrap.dedent(op.call).strip(), op.pair and op.pair.strip()) for op in ops]
+        distinct = list(dict.fromkeys(keys))
+        self.calls: tuple[str, ...] = tuple(call for call, _ in distinct)
+        self.pairs: tuple[str | None, ...] = tuple(pair for _, pair in distinct)
+        """Per op code: its call, and its pair call (or ``None``)."""
+        self.codes: dict[str, int] = {op.name: distinct.index(key) for op, key in zip(ops, keys, strict=True)}
+        """The driver's op code of each op: the position of its (call, pair call) among the table's distinct ones."""
+        if not per_group and any(self.pairs):
+            raise ValueError(f"{module}: pair calls need per-group drivers")
         self.driver: Callable[..., None] = _not_compiled
 
     def code(self, name: str) -> int:
@@ -89,8 +106,33 @@ class OpTable:
         return self.codes[name]
 
     def source(self) -> str:
-        """The driver's source: the group loop (sliced once per group) and one ``if op == code`` branch per call."""
+        """The driver's source: per op with a pair call, a loop over pairs of groups (the pair call, then the op's
+        call on each group it leaves); then the group loop (sliced once per group) with one ``if op == code`` branch
+        per other call."""
         lines = [f"def {self.shape}_driver(op, x_all, y_all, indptr, g0, g1, p, out_all):"]
+        for code, (call, pair) in enumerate(zip(self.calls, self.pairs, strict=True)):
+            if pair is None:
+                continue
+            lines += [
+                f"    if op == {code}:",
+                "        g = g0",
+                "        while g < g1:",
+                "            a, b = indptr[g], indptr[g + 1]",
+                "            c = indptr[g + 2] if g + 2 <= g1 else -1",
+                "            x, y, out = x_all[a:b], y_all[a:b], out_all[a:b]",
+                "            x2, y2, out2 = x_all[b:c], y_all[b:c], out_all[b:c]",
+                "            left = 1",
+                "            g += 1",
+                "            if c - b == b - a:",
+                f"                left = {pair}",
+                "                g += 1",
+                "            for k in range(2):",
+                "                if left >> k & 1:",
+                "                    if k == 1:",
+                "                        x, y, out = x2, y2, out2",
+                *(f"                    {line}" for line in call.splitlines()),
+                "        return",
+            ]
         if self.per_group:
             lines += ["    for g in range(g0, g1):", "        a, b = indptr[g], indptr[g + 1]"]
             indent = " " * 8
@@ -98,8 +140,9 @@ class OpTable:
             lines += ["    a, b = indptr[g0], indptr[g1]"]
             indent = " " * 4
         lines.append(f"{indent}x, y, out = x_all[a:b], y_all[a:b], out_all[a:b]")
-        for code, call in enumerate(self.calls):
-            lines.append(f"{indent}{'if' if code == 0 else 'elif'} op == {code}:")
+        single = [(code, call) for code, call in enumerate(self.calls) if self.pairs[code] is None]
+        for i, (code, call) in enumerate(single):
+            lines.append(f"{indent}{'if' if i == 0 else 'elif'} op == {code}:")
             lines += [f"{indent}    {line}" for line in call.splitlines()]
         return "\n".join(lines) + "\n"
 
@@ -107,7 +150,7 @@ class OpTable:
         """Define the driver in the module (from :meth:`source`) and decorate it (numba, or plain Python)."""
         namespace = sys.modules[self.module].__dict__
         for name, op in self.ops.items():
-            for node in ast.walk(ast.parse(textwrap.dedent(op.call))):
+            for node in ast.walk(ast.parse(textwrap.dedent(op.call) + "\n" + (op.pair or "").strip())):
                 if isinstance(node, ast.Name) and not (
                     node.id in _GROUP_NAMES or node.id in namespace or hasattr(builtins, node.id)
                 ):

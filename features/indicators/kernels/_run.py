@@ -11,9 +11,11 @@ once per process:
   the same numbers as float32-specialised kernels with float64 state, at half the compile time, with scratch memory
   bounded by the chunk (not by the input).
 
-Parallelism: drivers are ``nogil``, so chunks of whole groups run in a process-wide thread pool (``threads()``
-workers, re-made after a fork), never splitting a group. Below :data:`PARALLEL_MIN_ROWS` rows, or without numba,
-everything runs in the caller.
+Parallelism: drivers are ``nogil``, so chunks of whole groups, balanced by rows (never splitting a group), run on
+``threads()`` threads: the caller and the workers of a process-wide pool (re-made after a fork). There are
+:data:`TASKS_PER_THREAD` chunks per thread, taken in turn by whichever thread is free, so a thread the OS holds back
+(another process on its core) leaves its share to the others instead of holding up the call. Below
+:data:`PARALLEL_MIN_ROWS` rows, or without numba, everything runs in the caller, in one driver call.
 """
 
 from __future__ import annotations
@@ -33,7 +35,12 @@ Driver = Callable[..., None]
 N_PARAMS = 4
 """Length of the drivers' parameter vector ``p`` (unused entries are 0)."""
 CHUNK_ROWS = 1 << 16
+"""Most rows of a float32 chunk widened at once (whole groups; a longer group is one chunk of its own)."""
 PARALLEL_MIN_ROWS = 1 << 17
+"""Inputs shorter than this run in the caller only (a thread hand-off costs more than it saves)."""
+TASKS_PER_THREAD = 4
+"""Chunks per thread in a parallel call (at least :data:`MIN_TASK_ROWS` rows each)."""
+MIN_TASK_ROWS = 1 << 15
 _THREADS: int | None = None
 
 
@@ -83,8 +90,11 @@ def run(driver: Driver, op: int, x: np.ndarray, y: np.ndarray | None, indptr: np
     if dtype == np.float64:
         xr = _readonly(x)
         yr = xr if y is None else _readonly(y)
-        bounds = _split(indptr, x.size / workers) if workers > 1 else [(0, n_groups)]
-        _map(lambda g: driver(op, xr, yr, indptr, g[0], g[1], p, out), bounds, workers)
+        if workers == 1:
+            driver(op, xr, yr, indptr, 0, n_groups, p, out)
+            return out
+        tasks = _split(indptr, max(x.size / (workers * TASKS_PER_THREAD), MIN_TASK_ROWS))
+        _map(lambda g: driver(op, xr, yr, indptr, g[0], g[1], p, out), tasks, workers)
         return out
 
     def widened(g: tuple[int, int]) -> None:
@@ -118,12 +128,24 @@ def _split(indptr: np.ndarray, rows: float) -> list[tuple[int, int]]:
 
 
 def _map(fn: Callable[[tuple[int, int]], None], chunks: list[tuple[int, int]], workers: int) -> None:
+    """``fn`` on every chunk: in the caller alone, or on ``workers`` threads (the caller and ``workers − 1`` pool
+    threads) that each take the next chunk left until none is (``next`` on a list iterator is atomic under the GIL)."""
     if workers <= 1 or len(chunks) <= 1:
         for chunk in chunks:
             fn(chunk)
         return
-    for _ in _pool(workers).map(fn, chunks):
-        pass
+    left = iter(chunks)
+
+    def take() -> None:
+        for chunk in left:
+            fn(chunk)
+
+    helpers = [_pool(workers - 1).submit(take) for _ in range(min(workers, len(chunks)) - 1)]
+    try:
+        take()
+    finally:
+        for helper in helpers:
+            helper.result()
 
 
 _POOL: tuple[int, int, ThreadPoolExecutor] | None = None

@@ -16,7 +16,7 @@ from dataclasses import replace
 
 import numpy as np
 
-from features.indicators.kernels._jit import kernel
+from features.indicators.kernels._jit import fast_path, kernel
 from features.indicators.kernels._ops import Op, OpTable
 from features.indicators.kernels.params import (
     HALF_LIFE,
@@ -42,6 +42,23 @@ def ewm_mean_1d(x: np.ndarray, alpha: float, out: np.ndarray) -> None:
         if not math.isnan(xi):
             state = xi if math.isnan(state) else alpha * xi + (1.0 - alpha) * state
         out[i] = state
+
+
+@fast_path
+def ewm_mean_pair(x: np.ndarray, x2: np.ndarray, alpha: float, out: np.ndarray, out2: np.ndarray) -> int:
+    """:func:`ewm_mean_1d` on two series of the same length at once, assuming no NaN (see the pair kernels below)."""
+    if x.size == 0:
+        return 0
+    state = x[0]
+    state2 = x2[0]
+    out[0] = state
+    out2[0] = state2
+    for i in range(1, x.size):
+        state = alpha * x[i] + (1.0 - alpha) * state
+        state2 = alpha * x2[i] + (1.0 - alpha) * state2
+        out[i] = state
+        out2[i] = state2
+    return int(math.isnan(state)) | int(math.isnan(state2)) << 1
 
 
 @kernel
@@ -139,6 +156,68 @@ def strikes_in_spell_1d(s: np.ndarray, min_len: float, out: np.ndarray) -> None:
             out[i] = si if run >= min_len else 0.0
 
 
+# --- pair kernels: two series of the same length at once, assuming no NaN (see _ops) ------------------------
+# Each runs the recursion of its *_1d kernel on two series in one loop (two independent dependency chains), with the
+# same operations in the same order, hence the same numbers. A NaN met in a series sets its bit in the returned
+# mask (bit 0: first, bit 1: second), and the driver recomputes that series with the *_1d kernel.
+
+
+@fast_path
+def damage_stock_pair(
+    s: np.ndarray, s2: np.ndarray, weight: float, repair_rate: float, cap: float, out: np.ndarray, out2: np.ndarray
+) -> int:
+    """:func:`damage_stock_1d` on two series at once (see above)."""
+    if s.size == 0:
+        return 0
+    bad = math.isnan(s[0])
+    bad2 = math.isnan(s2[0])
+    stock = max(0.0, weight * s[0])
+    stock2 = max(0.0, weight * s2[0])
+    out[0] = stock
+    out2[0] = stock2
+    for i in range(1, s.size):
+        si, si2 = s[i], s2[i]
+        bad |= math.isnan(si)
+        bad2 |= math.isnan(si2)
+        stock = max(0.0, stock + weight * si - min(cap, repair_rate * stock))
+        stock2 = max(0.0, stock2 + weight * si2 - min(cap, repair_rate * stock2))
+        out[i] = stock
+        out2[i] = stock2
+    return int(bad) | int(bad2) << 1
+
+
+@fast_path
+def cold_spell_pair(
+    s: np.ndarray,
+    s2: np.ndarray,
+    t: np.ndarray,
+    t2: np.ndarray,
+    threshold: float,
+    min_len: float,
+    strikes: bool,
+    out: np.ndarray,
+    out2: np.ndarray,
+) -> int:
+    """The cold-spell ops (run lengths of ``t``, then with ``strikes`` the strikes ``s`` masked by them) on two
+    series at once (see above): :func:`cold_spell_len_1d`'s runs, then :func:`strikes_in_spell_1d`."""
+    bad = False
+    bad2 = False
+    run = 0.0
+    run2 = 0.0
+    for i in range(t.size):
+        ti, ti2 = t[i], t2[i]
+        bad |= math.isnan(ti)
+        bad2 |= math.isnan(ti2)
+        run = run + 1.0 if ti < threshold else 0.0
+        run2 = run2 + 1.0 if ti2 < threshold else 0.0
+        out[i] = run
+        out2[i] = run2
+    if strikes:
+        for k in range(2):
+            strikes_in_spell_1d(s2 if k else s, min_len, out2 if k else out)
+    return int(bad) | int(bad2) << 1
+
+
 # --- the op table: calls over one group's x, y, out and the parameters p (see _ops) -------------------------
 
 # the two cold-spell ops share one run-length scan (compiled once): run lengths of the temperature y (y is x for
@@ -148,6 +227,7 @@ cold_spell_len_1d(y, p[0], out)
 if p[2] != 0.0:
     strikes_in_spell_1d(x, p[1], out)
 """
+_COLD_SPELL_PAIR = "cold_spell_pair(x, x2, y, y2, p[0], p[1], p[2] != 0.0, out, out2)"
 _THRESHOLD = Param("threshold", "float", 0.0, doc="cold below this (strict), °C", examples=(-5.0,))
 
 OPS = OpTable(
@@ -159,6 +239,7 @@ OPS = OpTable(
             (Param("alpha", "float", check=alpha_interval, doc="smoothing factor", examples=(0.5,)),),
             doc="Per-series EWM, ``adjust=False``, NaN-skipping (:func:`~.scan.ewm_mean_1d`); ``α`` in (0, 1].\n\n"
             "Use :func:`ewm_alpha` for a half-life. Units of ``values``.",
+            pair="ewm_mean_pair(x, x2, p[0], out, out2)",
         ),
         Op(
             "expanding_mean",
@@ -181,6 +262,7 @@ OPS = OpTable(
             (_THRESHOLD,),
             pack=lambda threshold: (threshold, 0.0, 0.0),
             doc="Consecutive periods (so far) with ``T < threshold`` (°C); a missing T gives NaN and resets the run.",
+            pair=_COLD_SPELL_PAIR,
         ),
         Op(
             "damage_stock",
@@ -195,6 +277,7 @@ OPS = OpTable(
             "``weight`` ≥ 0 (damage per strike), ``repair_rate`` in [0, 1] (share repaired per period), ``cap`` ≥ 0 "
             "(most repaired per period; ``None``: no limit). See "
             ":func:`~features.indicators.kernels.scan.damage_stock_1d` for NaN.",
+            pair="damage_stock_pair(x, x2, p[0], p[1], p[2], out, out2)",
         ),
         Op(
             "days_since",
@@ -213,6 +296,7 @@ OPS = OpTable(
             inputs=("strikes", "temp"),
             pack=lambda threshold, min_len: (threshold, min_len, 1.0),
             doc="``s_t`` where the cold-spell run of ``temp < threshold`` is at least ``min_len`` periods, else 0.",
+            pair=_COLD_SPELL_PAIR,
         ),
     ),
 )

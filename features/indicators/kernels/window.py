@@ -16,7 +16,7 @@ from dataclasses import replace
 
 import numpy as np
 
-from features.indicators.kernels._jit import kernel
+from features.indicators.kernels._jit import fast_path, kernel
 from features.indicators.kernels._ops import Op, OpTable
 from features.indicators.kernels.params import MIN_PERIODS_ONE, MIN_PERIODS_WINDOW, WINDOW, Param, at_least_one
 
@@ -61,6 +61,49 @@ def rolling_sum_1d(x: np.ndarray, window: int, min_periods: int, mean: bool, out
             out[i] = total / count
 
 
+@fast_path
+def rolling_sum_pair(
+    x: np.ndarray, x2: np.ndarray, window: int, min_periods: int, mean: bool, out: np.ndarray, out2: np.ndarray
+) -> int:
+    """:func:`rolling_sum_1d` on two series of the same length at once, assuming no NaN (two independent running
+    sums in one loop): the same operations in the same order as :func:`rolling_sum_1d` on a series without NaN (its
+    count of valid values is then ``min(t + 1, w)``), so the same numbers. A NaN makes a running sum NaN to the end:
+    returns the bit mask of such series (bit 0: ``x``, bit 1: ``x2``; see :mod:`~._ops`)."""
+    n = x.size
+    inverse = 1.0 / window
+    total = 0.0
+    total2 = 0.0
+    for i in range(min(window, n)):  # the windows still filling: count = i + 1
+        total += x[i]
+        total2 += x2[i]
+        count = i + 1
+        if count < min_periods:
+            out[i] = np.nan
+            out2[i] = np.nan
+        elif not mean:
+            out[i] = total
+            out2[i] = total2
+        elif count == window:
+            out[i] = total * inverse
+            out2[i] = total2 * inverse
+        else:
+            out[i] = total / count
+            out2[i] = total2 / count
+    if mean:  # full windows; one loop per case, no flag inside
+        for i in range(window, n):
+            total += x[i] - x[i - window]
+            total2 += x2[i] - x2[i - window]
+            out[i] = total * inverse
+            out2[i] = total2 * inverse
+    else:
+        for i in range(window, n):
+            total += x[i] - x[i - window]
+            total2 += x2[i] - x2[i - window]
+            out[i] = total
+            out2[i] = total2
+    return int(math.isnan(total)) | int(math.isnan(total2)) << 1
+
+
 @kernel
 def rolling_std_1d(x: np.ndarray, window: int, min_periods: int, out: np.ndarray) -> None:
     """Rolling sample standard deviation (ddof = 1) of the valid values in the window; NaN unless ``n ≥ 2``.
@@ -73,7 +116,12 @@ def rolling_std_1d(x: np.ndarray, window: int, min_periods: int, out: np.ndarray
     with tiny values after large ones, and at 1e8). O(1) per period unless the window's spread falls by four orders
     of magnitude (then O(w) once). A window whose valid values are all equal (tracked as the run of identical
     consecutive valid values, as pandas does) gives exactly 0. NaN: skip. Units of ``x``.
+
+    A series whose deviations from the shift are never NaN takes :func:`_std_without_nan` (the same operations in
+    the same order, without the NaN and count bookkeeping: the same numbers); it gives up at the first NaN.
     """
+    if _std_without_nan(x, window, min_periods, out):
+        return
     count = 0
     s1 = 0.0
     s2 = 0.0
@@ -125,6 +173,50 @@ def rolling_std_1d(x: np.ndarray, window: int, min_periods: int, out: np.ndarray
         out[i] = math.sqrt(max(0.0, m2 * inv_n1 if full else m2 / (count - 1)))
 
 
+@fast_path
+def _std_without_nan(x: np.ndarray, window: int, min_periods: int, out: np.ndarray) -> bool:
+    """:func:`rolling_std_1d` while no deviation ``x − K`` entering or leaving the window is NaN (no NaN in ``x``,
+    no ``inf − inf``): every window's count is then ``min(t + 1, w)`` and the same sums, peak, recomputations and
+    results follow in the same order (a value not yet leaving counts as a deviation of exactly 0, which changes no
+    sum). Returns ``False`` at the first NaN deviation (``out`` unfinished), and for ``w < 2``."""
+    if window < 2:
+        return False
+    s1 = 0.0
+    s2 = 0.0
+    peak = 0.0
+    shift = x[0] if x.size > 0 else 0.0
+    last = np.nan
+    same = 0
+    inv_n = 1.0 / window
+    inv_n1 = 1.0 / (window - 1)
+    for i in range(x.size):
+        xi = x[i]
+        same = same + 1 if xi == last else 1
+        last = xi
+        d_in = xi - shift
+        d_out = x[i - window] - shift if i >= window else 0.0
+        if math.isnan(d_in) or math.isnan(d_out):
+            return False
+        s1 += d_in - d_out
+        s2 += d_in * d_in - d_out * d_out
+        peak = max(peak, s2)
+        count = min(i + 1, window)
+        if count < min_periods or count < 2:
+            out[i] = np.nan
+            continue
+        if same >= count:
+            out[i] = 0.0
+            continue
+        full = count == window
+        m2 = s2 - (s1 * s1 * inv_n if full else s1 * s1 / count)
+        if m2 * 1e4 < peak:
+            shift, s1, s2 = _centred_sums(x, i + 1 - count, i + 1, count)
+            peak = s2
+            m2 = s2 - s1 * s1 / count
+        out[i] = math.sqrt(max(0.0, m2 * inv_n1 if full else m2 / (count - 1)))
+    return True
+
+
 @kernel
 def _centred_sums(x: np.ndarray, start: int, stop: int, count: int) -> tuple[float, float, float]:
     """``(m, Σ(x − m), Σ(x − m)²)`` over the ``count`` valid values of ``x[start:stop]``, ``m`` their mean: two exact
@@ -153,7 +245,12 @@ def rolling_extreme_1d(x: np.ndarray, window: int, min_periods: int, sign: float
     pass keeps the suffix max and the window's count of valid values and finishes each full window; the first
     ``w − 1`` (truncated) windows are finished last. A few comparisons per period whatever ``w``, no scratch memory.
     A NaN enters as −∞ (never the extreme) and is not counted. NaN: skip. Units of ``x``.
+
+    A series without NaN takes :func:`_extreme_without_nan` (the same comparisons, without the NaN and count
+    bookkeeping: the same numbers, about twice as fast); it gives up at the first NaN, and this one runs instead.
     """
+    if _extreme_without_nan(x, window, min_periods, sign, out):
+        return
     n = x.size
     prefix = -np.inf
     pos = 0  # position of i within its block
@@ -188,6 +285,41 @@ def rolling_extreme_1d(x: np.ndarray, window: int, min_periods: int, sign: float
         out[i] = sign * out[i] if count >= min_periods else np.nan
 
 
+@fast_path
+def _extreme_without_nan(x: np.ndarray, window: int, min_periods: int, sign: float, out: np.ndarray) -> bool:
+    """:func:`rolling_extreme_1d` for a series without NaN: the same passes and comparisons (ties keep the same
+    operand, so even signed zeros agree), block by block, with every window's count known (``min(t + 1, w)``).
+    Returns ``False`` at the first NaN, leaving ``out`` unfinished."""
+    n = x.size
+    for b in range(0, n, window):  # forward: prefix maxima within each block
+        prefix = sign * x[b]
+        if math.isnan(prefix):
+            return False
+        out[b] = prefix
+        for i in range(b + 1, min(b + window, n)):
+            v = sign * x[i]
+            if math.isnan(v):
+                return False
+            prefix = v if v > prefix else prefix
+            out[i] = prefix
+    last = n - window  # the last window start j whose window [j, j + w − 1] ends inside the series
+    for b in range((n - 1) // window * window if n > 0 else -1, -1, -window):  # backward: suffix maxima
+        e = min(b + window, n) - 1
+        suffix = sign * x[e]
+        if e <= last:
+            i = e + window - 1
+            out[i] = sign * (suffix if suffix > out[i] else out[i])
+        for j in range(e - 1, b - 1, -1):
+            v = sign * x[j]
+            suffix = v if v > suffix else suffix
+            if j <= last:
+                i = j + window - 1
+                out[i] = sign * (suffix if suffix > out[i] else out[i])
+    for i in range(min(window - 1, n)):  # the truncated windows [0, i]
+        out[i] = sign * out[i] if i + 1 >= min_periods else np.nan
+    return True
+
+
 @kernel
 def event_count_1d(
     x: np.ndarray, y: np.ndarray, window: int, min_periods: int, level: float, freeze_thaw: bool, out: np.ndarray
@@ -218,9 +350,10 @@ def event_count_1d(
 
 # --- the op table: calls over one group's x, y, out and the parameters p (see _ops) -------------------------
 # p = [window (or k), min_periods, extra, flag]. Every call of an inlined kernel is compiled anew, so calls are shared
-# where a run-time flag costs nothing, and split where a constant pays: rolling sum vs mean (a constant `mean` lets
-# LLVM drop the branch from the loop: 1.6x faster than one call with a run-time flag).
+# where a run-time flag costs little: rolling sum and mean share one (the pair kernel keeps the flag out of its loop).
 
+_SUM = "rolling_sum_1d(x, int(p[0]), int(p[1]), p[2] != 0.0, out)"  # p[2]: 1 for the mean, 0 for the sum
+_SUM_PAIR = "rolling_sum_pair(x, x2, int(p[0]), int(p[1]), p[2] != 0.0, out, out2)"
 _EXTREME = "rolling_extreme_1d(x, int(p[0]), int(p[1]), p[2], out)"  # p[2]: 1 for the max, -1 for the min
 _EVENTS = "event_count_1d(x, y, int(p[0]), int(p[1]), p[2], p[3] != 0.0, out)"  # p[2]: level, p[3]: freeze-thaw
 _ROLLING = (WINDOW, MIN_PERIODS_WINDOW)
@@ -241,8 +374,22 @@ OPS = OpTable(
             (Param("k", "int", 1, at_least_one, "lag, periods, >= 1", examples=(3,)),),
             doc="``x[t − k]`` within each series (NaN for the first ``k`` periods); NaN propagates.",
         ),
-        Op("rolling_sum", "rolling_sum_1d(x, int(p[0]), int(p[1]), False, out)", _ROLLING, doc=_rolling_doc("sum")),
-        Op("rolling_mean", "rolling_sum_1d(x, int(p[0]), int(p[1]), True, out)", _ROLLING, doc=_rolling_doc("mean")),
+        Op(
+            "rolling_sum",
+            _SUM,
+            _ROLLING,
+            pack=lambda window, min_periods: (window, min_periods, 0.0),
+            doc=_rolling_doc("sum"),
+            pair=_SUM_PAIR,
+        ),
+        Op(
+            "rolling_mean",
+            _SUM,
+            _ROLLING,
+            pack=lambda window, min_periods: (window, min_periods, 1.0),
+            doc=_rolling_doc("mean"),
+            pair=_SUM_PAIR,
+        ),
         Op(
             "rolling_std",
             "rolling_std_1d(x, int(p[0]), int(p[1]), out)",
