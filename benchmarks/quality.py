@@ -4,6 +4,7 @@ Run from the repository root (needs the demo data, ``make demo-data``, and the r
 
     .venv/bin/python -m benchmarks.quality            # demo, dnipro, ua-dam
     .venv/bin/python -m benchmarks.quality --specs demo
+    .venv/bin/python -m benchmarks.quality --specs dnipro,ua-dam --calibration-score normalised
 
 For every spec it backtests the same models three ways, exactly as a job does (``experiments.jobs.run``: the
 spec's backtest plan, its calibrated intervals, honest scoring): **with** the spec's indicators continued along
@@ -11,8 +12,10 @@ their raw-input ``[paths]`` (the shipped spec), with the same indicators **carri
 the column providers (no ``[paths]``), and **without** any input (``exog = []``). Each row gives MASE, CRPS,
 Winkler-80 and the coverage at 80 % and 95 % with the number of scored points and whether the coverage lies inside
 the 95 % binomial band around the nominal level for that many points (``nominal ± 1.96·√(p(1 − p)/n)``; points of
-one window are correlated, so the band is a lower bound on the true uncertainty). Results go to
-``benchmarks/results/quality.json`` and a Markdown table to stdout (docs/results.md quotes it).
+one window are correlated, so the band is a lower bound on the true uncertainty). ``--calibration-score`` scores
+every spec run with that ``[forecast] calibration_score`` instead of its own (``forecast/calibration.py``). Results go
+to ``benchmarks/results/quality.json`` (the rows of the specs run replace theirs; the other specs' rows are kept) and a
+Markdown table to stdout (docs/results.md quotes it).
 """
 
 from __future__ import annotations
@@ -32,6 +35,7 @@ from experiments.inputs.spec import ExperimentSpec, load_spec
 from forecast.backtest import backtest
 from forecast.calibration import calibrate_backtest
 from forecast.metrics import evaluate
+from forecast.settings import CALIBRATION_SCORES
 
 REPO = Path(__file__).resolve().parents[1]
 RESULTS = REPO / "benchmarks" / "results" / "quality.json"
@@ -53,10 +57,12 @@ def band(nominal: float, n: int) -> tuple[float, float]:
     return nominal - half, nominal + half
 
 
-def score(spec: ExperimentSpec) -> tuple[pl.DataFrame, float, str | None]:
+def score(spec: ExperimentSpec, calibration_score: str | None = None) -> tuple[pl.DataFrame, float, str | None]:
     """The overall metrics of one spec's calibrated backtest, its wall time and its interval note."""
     data = load_dataset(spec)
     settings = forecast_settings(spec)
+    if calibration_score is not None:
+        settings = settings.replace(calibration_score=calibration_score)
     models = build_models(spec)
     assert spec.backtest is not None
     started = time.perf_counter()
@@ -67,10 +73,13 @@ def score(spec: ExperimentSpec) -> tuple[pl.DataFrame, float, str | None]:
     return overall, time.perf_counter() - started, note
 
 
-def rows_of(name: str, variant: str, overall: pl.DataFrame, seconds: float, note: str | None) -> list[dict[str, Any]]:
+def rows_of(
+    name: str, variant: str, overall: pl.DataFrame, seconds: float, note: str | None, calibration: str
+) -> list[dict[str, Any]]:
     rows = []
     for r in overall.iter_rows(named=True):
-        row: dict[str, Any] = {"spec": name, "variant": variant, "model": r["model"], "mase": r["mase"]}
+        row: dict[str, Any] = {"spec": name, "variant": variant, "model": r["model"], "calibration": calibration}
+        row["mase"] = r["mase"]
         row.update({k: r.get(k) for k in ("crps", "winkler-80")})
         for level in (80, 95):
             n = int(r.get(f"coverage-{level}-n") or 0)
@@ -104,16 +113,36 @@ def markdown(rows: list[dict[str, Any]]) -> str:
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--specs", default=",".join(SPECS), help="comma-separated spec names (experiments/specs)")
+    parser.add_argument(
+        "--calibration-score",
+        choices=CALIBRATION_SCORES,
+        default=None,
+        help="score every spec with this calibration_score instead of its own",
+    )
     args = parser.parse_args(argv)
+    names = args.specs.split(",")
     rows: list[dict[str, Any]] = []
-    for name in args.specs.split(","):
+    for name in names:
         spec = load_spec(REPO / "experiments" / "specs" / f"{name}.toml")
         for variant, vspec in variants(spec).items():
-            overall, seconds, note = score(vspec)
-            rows += rows_of(name, variant, overall, seconds, note)
+            overall, seconds, note = score(vspec, args.calibration_score)
+            used = args.calibration_score or forecast_settings(vspec).calibration_score
+            rows += rows_of(name, variant, overall, seconds, note, used)
             print(f"{name} {variant}: {seconds:.1f} s", flush=True)
-    RESULTS.write_text(json.dumps(rows, indent=2, default=str) + "\n")
+    kept = [r for r in _stored() if r.get("spec") not in names]
+    order = {name: i for i, name in enumerate([*SPECS, *names])}
+    merged = sorted(kept + rows, key=lambda r: order.get(r["spec"], len(order)))
+    RESULTS.write_text(json.dumps(merged, indent=2, default=str) + "\n")
     print(markdown(rows))
+
+
+def _stored() -> list[dict[str, Any]]:
+    """The rows already in the results file (none when it is missing or unreadable)."""
+    try:
+        rows = json.loads(RESULTS.read_text())
+    except (OSError, ValueError):
+        return []
+    return rows if isinstance(rows, list) else []
 
 
 if __name__ == "__main__":

@@ -5,9 +5,10 @@
 ``fallback`` model, the inputs handed to the models (``exog``), what the output reports (interval ``levels``,
 ``quantiles``, exceedance ``thresholds``), where the intervals come from (``intervals``: ``"model"``, each model's
 own, or ``"conformal"``, calibrated on the backtest by :mod:`forecast.calibration` over the last
-``calibration_windows`` windows on the ``calibration_scale``), the rolling-origin :class:`BacktestPlan`, and
-``model_time_limit``, the seconds each model may spend fitting and predicting one series before that series falls
-back (:mod:`forecast.timeout`; default 60, None or 0: no limit).
+``calibration_windows`` windows on the ``calibration_scale``, with ``calibration_score`` ``"absolute"`` residuals per
+step or ``"normalised"`` ones divided by the model's own interval width and pooled over steps), the rolling-origin
+:class:`BacktestPlan`, and ``model_time_limit``, the seconds each model may spend fitting and predicting one series
+before that series falls back (:mod:`forecast.timeout`; default 60, None or 0: no limit).
 :func:`forecast.core.forecast_frame` and :func:`forecast.backtest.backtest` take it instead of a dozen keyword
 arguments; ``experiments`` builds it once from a spec (``experiments.inputs.settings``). Everything is validated
 on construction, so a bad value fails where it is made.
@@ -33,6 +34,7 @@ DEFAULT_TIME_LIMIT_S = 60.0
 """Seconds per model and series (fit and predictions): ~25x the slowest median fit measured on 900 daily periods
 (ETS ZZZ with estimated initial states, 2.5 s; ``benchmarks/results/models.json``)."""
 CALIBRATION_SCALES = ("auto", "model", "none", "log1p", "logit")
+CALIBRATION_SCORES = ("absolute", "normalised")
 
 
 def _positive_int(value: Any, key: str, *, allow_none: bool = False) -> int | None:
@@ -96,6 +98,7 @@ class ForecastSettings:
     intervals: str = "model"
     calibration_windows: int | None = 4
     calibration_scale: str = "auto"
+    calibration_score: str = "absolute"
     backtest: BacktestPlan | None = field(default=None)
     model_time_limit: float | None = DEFAULT_TIME_LIMIT_S
 
@@ -104,7 +107,7 @@ class ForecastSettings:
         if isinstance(transform, Mapping):
             transform = tuple(sorted((k, repr(v)) for k, v in transform.items()))
         fields = (self.freq, self.season_length, self.bounds, self.fallback, self.exog, self.levels)
-        calibration = (self.intervals, self.calibration_windows, self.calibration_scale)
+        calibration = (self.intervals, self.calibration_windows, self.calibration_scale, self.calibration_score)
         limits = (self.backtest, self.model_time_limit)
         return hash((*fields, self.quantiles, self.thresholds, *calibration, *limits, repr(transform)))
 
@@ -125,6 +128,10 @@ class ForecastSettings:
         if self.calibration_scale not in CALIBRATION_SCALES:
             raise ValueError(
                 f"calibration_scale: expected one of {', '.join(CALIBRATION_SCALES)}, got {self.calibration_scale!r}"
+            )
+        if self.calibration_score not in CALIBRATION_SCORES:
+            raise ValueError(
+                f"calibration_score: expected one of {', '.join(CALIBRATION_SCORES)}, got {self.calibration_score!r}"
             )
         if self.bounds is None:
             set_(self, "bounds", Bounds())

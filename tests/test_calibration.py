@@ -23,6 +23,7 @@ from forecast.output.quantiles import INTERVAL_NOTE
 from forecast.settings import BacktestPlan, ForecastSettings
 
 H = 5
+_BANDS = ("lo-80", "hi-80", "lo-95", "hi-95")
 
 
 def _backtest(n_series: int, n_windows: int, *, step: int = H, seed: int = 0) -> pl.DataFrame:
@@ -142,8 +143,80 @@ def test_auto_scale_is_log1p_for_a_target_bounded_below_by_zero() -> None:
         ({"intervals": "bootstrap"}, "intervals: expected one of model, conformal"),
         ({"calibration_windows": 0}, "calibration_windows"),
         ({"calibration_scale": "log"}, "calibration_scale: expected one of"),
+        ({"calibration_score": "studentised"}, "calibration_score: expected one of absolute, normalised"),
     ],
 )
 def test_settings_refuse_bad_calibration_values(changes: dict[str, object], message: str) -> None:
     with pytest.raises(ValueError, match=message):
         _settings(8).replace(**changes)
+
+
+def _uneven(n_windows: int, *, seed: int = 0) -> pl.DataFrame:
+    """Three quiet series (residual sd 0.2) and three loud ones (sd 2), each model interval ±1.2816 sd: right in
+    width, so only the normalised scores can use it."""
+    rng = np.random.default_rng(seed)
+    rows = []
+    for s in range(6):
+        sd = 0.2 if s < 3 else 2.0
+        for w in range(n_windows):
+            cutoff = date(2024, 1, 1) + timedelta(days=w * H)
+            for k in range(1, H + 1):
+                half = 1.2816 * sd
+                rows.append((f"s{s}", cutoff + timedelta(days=k), cutoff, "m", 10 + sd * rng.normal(), 10.0, half))
+    frame = pl.DataFrame(rows, schema=[ID, DS, CUTOFF, MODEL, Y, MEAN, "half"], orient="row")
+    return frame.with_columns(
+        (pl.col(MEAN) - pl.col("half")).alias("lo-80"), (pl.col(MEAN) + pl.col("half")).alias("hi-80"),
+        (pl.col(MEAN) - 1.5 * pl.col("half")).alias("lo-95"), (pl.col(MEAN) + 1.5 * pl.col("half")).alias("hi-95"),
+    ).drop("half")  # fmt: skip
+
+
+def _coverage_by_loudness(out: pl.DataFrame) -> dict[bool, float]:
+    scored = out.filter(pl.col("lo-80").is_not_null()).with_columns(pl.col(ID).is_in(["s3", "s4", "s5"]).alias("loud"))
+    inside = ((pl.col(Y) >= pl.col("lo-80")) & (pl.col(Y) <= pl.col("hi-80"))).mean()
+    return dict(scored.group_by("loud").agg(inside).iter_rows())
+
+
+def test_normalised_scores_cover_quiet_and_loud_series_alike() -> None:
+    bt = _uneven(40)  # 6 series: the first 4 windows only calibrate; 36 x 3 x 5 = 540 scored points per group
+    absolute, _ = calibrate_backtest(bt, _settings(40), ["m"])
+    normalised, note = calibrate_backtest(bt, _settings(40).replace(calibration_score="normalised"), ["m"])
+    assert note is None
+    same = [ID, DS, CUTOFF, MODEL, Y, MEAN, INTERVAL_NOTE]
+    assert normalised.select(same).equals(absolute.select(same))  # same windows calibrate, same windows scored
+    pooled = _coverage_by_loudness(absolute)
+    assert pooled[False] > 0.97 and pooled[True] < 0.7  # one width for all: quiet series over-, loud under-covered
+    for share in _coverage_by_loudness(normalised).values():
+        assert abs(share - 0.80) < 0.06  # 3.5 standard errors of 540 points
+
+
+def test_a_normalised_forecast_follows_the_model_width() -> None:
+    bt = _uneven(8)
+    forecast = bt.filter(_window(bt) == 7).drop(CUTOFF, Y).with_columns(pl.col(DS) + timedelta(days=40))
+    settings = _settings(8).replace(calibration_score="normalised")
+    base = calibrate_forecast(forecast, bt, settings, ["m"])
+    doubled = forecast.with_columns((2 * pl.col(c) - pl.col(MEAN)).alias(c) for c in ("lo-80", "hi-80"))
+    wide = calibrate_forecast(doubled, bt, settings, ["m"])
+    half = (base.get_column("hi-80") - base.get_column(MEAN)).to_numpy()
+    np.testing.assert_allclose((wide.get_column("hi-80") - wide.get_column(MEAN)).to_numpy(), 2 * half)
+    loud = base.filter(pl.col(ID) == "s5").get_column("hi-80") - 10.0
+    quiet = base.filter(pl.col(ID) == "s0").get_column("hi-80") - 10.0
+    np.testing.assert_allclose(loud.to_numpy(), 10 * quiet.to_numpy())  # widths 10x apart, as the model's
+
+
+def test_the_score_setting_round_trips_and_defaults_to_absolute() -> None:
+    assert ForecastSettings().calibration_score == "absolute"
+    s = _settings(8).replace(calibration_score="normalised")
+    assert ForecastSettings.from_dict(s.to_dict()) == s
+    old = {k: v for k, v in s.to_dict().items() if k != "calibration_score"}  # a model logged before the setting
+    assert ForecastSettings.from_dict(old).calibration_score == "absolute"
+
+
+def test_models_without_intervals_of_their_own_keep_absolute_scores() -> None:
+    own = _uneven(10)
+    bare = own.with_columns(pl.lit("n").alias(MODEL), *(pl.lit(None, dtype=pl.Float64).alias(c) for c in _BANDS))
+    bt = pl.concat([own, bare])
+    absolute, _ = calibrate_backtest(bt, _settings(10), ["m", "n"])
+    normalised, _ = calibrate_backtest(bt, _settings(10).replace(calibration_score="normalised"), ["m", "n"])
+    is_n = pl.col(MODEL) == "n"
+    assert normalised.filter(is_n).equals(absolute.filter(is_n))
+    assert not normalised.filter(~is_n).equals(absolute.filter(~is_n))

@@ -11,9 +11,10 @@ import pytest
 from experiments.demo import generate_demo
 from features.contract import CUTOFF, DS, HOURS_PER_DAY, ID, MEAN, MODEL, NON_NEGATIVE, Y, hi_col, lo_col
 from forecast.backtest import backtest
-from forecast.conformal import conformal_backtest, conformal_intervals, conformal_quantile
+from forecast.conformal import conformal_backtest, conformal_intervals, conformal_quantile, half_widths
 from forecast.metrics import coverage
 from forecast.models import SeasonalNaive
+from forecast.output.bounds import make_transform
 from forecast.settings import BacktestPlan, ForecastSettings
 
 D = [dt.date(2024, 1, 1) + dt.timedelta(days=i) for i in range(40)]
@@ -79,6 +80,45 @@ def test_errors_name_model_and_step():
     other = fc.head(1).with_columns(pl.lit("other").alias(MODEL))
     with pytest.raises(ValueError, match="no calibration residuals for model 'other' at step 1"):
         conformal_intervals(_calibration(), other, (80,))
+
+
+def _with_model_intervals(frame: pl.DataFrame, widths: dict[int, float]) -> pl.DataFrame:
+    """The model's own 80 % interval: mean ± the half-width of the row's step."""
+    step = pl.col(DS).rank("ordinal").over(ID, CUTOFF) if CUTOFF in frame.columns else pl.lit(1)
+    half = step.replace_strict(widths, default=None, return_dtype=pl.Float64)
+    return frame.with_columns((pl.col(MEAN) - half).alias("lo-80"), (pl.col(MEAN) + half).alias("hi-80"))
+
+
+def test_normalised_scores_by_hand():
+    # step 1: residuals 1..9 with model half-width 1; step 2: residuals 2..18 with half-width 2. Divided by the width
+    # both steps give 1..9, mean 5 (the step factor), so the pooled scores are 0.2, 0.2, 0.4, 0.4, ..., 1.8, 1.8
+    cal = _with_model_intervals(_calibration(), {1: 1.0, 2: 2.0})
+    fc = pl.DataFrame({ID: ["z", "z"], DS: [D[30], D[31]], MODEL: ["m", "m"], MEAN: [5.0, 5.0]})
+    fc = fc.with_columns(pl.Series("lo-80", [2.0, 4.0]), pl.Series("hi-80", [8.0, 6.0]))  # half-widths 3 and 1
+    out = conformal_intervals(cal, fc, (80,), thresholds=(10.0,), spread=80)
+    # q80: the 16th of the 18 pooled scores (k = ceil(19 * 0.8)) = 1.6; half-width q * width * factor
+    np.testing.assert_allclose(out.get_column("hi-80").to_numpy(), [5.0 + 1.6 * 3 * 5, 5.0 + 1.6 * 1 * 5])
+    np.testing.assert_allclose(out.get_column("lo-80").to_numpy(), [5.0 - 24.0, 5.0 - 8.0])
+    # P(y > 10): d = 5 / (width * 5) = 1/3 and 1: 1/2 * #{u > d} / 18 = 1/2 * 16/18 and 1/2 * 8/18
+    np.testing.assert_allclose(out.get_column("p_exceed-10").to_numpy(), [8 / 18, 4 / 18])
+
+
+def test_normalised_scores_fall_back_to_absolute_ones_without_model_intervals():
+    fc = pl.DataFrame({ID: ["z", "z"], DS: [D[30], D[31]], MODEL: ["m", "m"], MEAN: [5.0, 5.0]})
+    absolute = conformal_intervals(_calibration(), fc, (80,))
+    assert conformal_intervals(_calibration(), fc, (80,), spread=80).equals(absolute)  # no intervals anywhere
+    with_own = _with_model_intervals(_calibration(), {1: 1.0, 2: 2.0})
+    assert conformal_intervals(with_own, fc, (80,), spread=80).equals(absolute)  # none on the forecast rows
+    zero = fc.with_columns(pl.col(MEAN).alias("lo-80"), pl.col(MEAN).alias("hi-80"))  # degenerate model intervals
+    assert conformal_intervals(with_own, zero, (80,), spread=80).equals(absolute)
+
+
+def test_a_side_cut_by_a_bound_does_not_count_as_spread():
+    tr = make_transform("log1p", NON_NEGATIVE)
+    frame = pl.DataFrame({MEAN: [100.0, 10.0], "lo-80": [50.0, 0.0], "hi-80": [200.0, 30.0]})
+    got = half_widths(frame, 80, tr)
+    # both sides: ½·log(201/51); the lower side clipped to 0: the upper one, log(31/11), not ½·log(31/1)
+    np.testing.assert_allclose(got, [0.5 * np.log(201 / 51), np.log(31 / 11)])
 
 
 # -- held-out coverage on demo data ----------------------------------------------------------------------------

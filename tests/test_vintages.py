@@ -61,11 +61,11 @@ def _spec(tmp_path: Path, schedules: Path, source: str, backtest: str = "", wind
     own = ("vintage =", "revisions =", "score_against =")  # the shipped spec's, replaced by the test's
     spec = "\n".join(line for line in spec.splitlines() if not line.startswith(own)) + "\n"
     old = f'path = "../shared/data/dnipro-outage-schedules/{FINAL}"'
-    assert old in spec and "[models.sarimax]" in spec and "n_windows = 12\nstep = 1" in spec
+    assert old in spec and "[models.sarimax]" in spec and "n_windows = 13\nstep = 1" in spec
     spec = spec.replace(old, f'path = "{tmp_path / FINAL}"\n{source}')
     spec = spec.replace('allow = ["../shared/data"]', f'allow = ["{REPO.parent / "shared" / "data"}", "{tmp_path}"]')
     spec = spec[: spec.index("[models.sarimax]")] + spec[spec.index("[backtest]") :]
-    spec = spec.replace("n_windows = 12\nstep = 1", f"n_windows = {windows}\nstep = 1\n{backtest}")
+    spec = spec.replace("n_windows = 13\nstep = 1", f"n_windows = {windows}\nstep = 1\n{backtest}")
     spec = spec[: spec.index("\n# the queues sum into")] + spec[spec.index("\n[tracking]") :]  # the queues alone
     (tmp_path / "spec.toml").write_text(spec)
 

@@ -39,6 +39,7 @@ def forecast_settings(spec: ExperimentSpec) -> ForecastSettings:
         intervals=spec.forecast.intervals,
         calibration_windows=spec.forecast.calibration_windows,
         calibration_scale=spec.forecast.calibration_scale,
+        calibration_score=spec.forecast.calibration_score,
         backtest=plan,
         model_time_limit=spec.model_time_limit,
     )

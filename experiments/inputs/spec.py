@@ -116,6 +116,9 @@ class ForecastSpec(_Strict):
     # latest backtest windows a calibration uses
     calibration_windows: int = Field(default=4, gt=0, le=LIMITS["windows"])
     calibration_scale: Literal["auto", "model", "none", "log1p", "logit"] = "auto"  # scale residuals are compared on
+    # "absolute" residuals per step, or "normalised" by each model's own interval width and pooled over steps
+    # (forecast/calibration.py; models without intervals of their own stay absolute)
+    calibration_score: Literal["absolute", "normalised"] = "absolute"
     # what a regime break of the target (forecast/regime.py: a level shift, zero run or flatline at the end) does:
     # "report" it in the log and manifest, or also forecast the flagged series with the spec's `fallback` model
     on_regime_break: Literal["report", "fallback"] = "report"
@@ -407,13 +410,17 @@ def evaluation_hash(spec: ExperimentSpec) -> str:
     """A digest of what decides how runs are scored — the target, the backtest plan, the interval levels and their
     calibration, the grid and the data window — but not the models or their inputs: two runs with the same
     evaluation hash and data digest were scored on the same truths and windows, so their metrics compare."""
-    scoring = {
+    scoring: dict[str, Any] = {
         "target": spec.target.model_dump(mode="json", exclude={"units"}),  # a label does not change the scoring
         "backtest": spec.backtest.model_dump(mode="json") if spec.backtest else None,
         "levels": spec.forecast.level,
         "intervals": [spec.forecast.intervals, spec.forecast.calibration_windows, spec.forecast.calibration_scale],
-        "hierarchy": spec.hierarchy.model_dump(mode="json") if spec.hierarchy else None,
         "grid": [spec.freq, spec.season_length, str(spec.as_of), str(spec.start), str(spec.end)],
     }
+    # keys added later enter only when set, so the runs of a spec that does not use them keep comparing
+    if spec.forecast.calibration_score != "absolute":
+        scoring["intervals"].append(spec.forecast.calibration_score)
+    if spec.hierarchy is not None:
+        scoring["hierarchy"] = spec.hierarchy.model_dump(mode="json")
     blob = json.dumps(scoring, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(blob.encode()).hexdigest()[:16]

@@ -135,8 +135,8 @@ def differences(spec: ExperimentSpec, champ: Champion) -> list[str]:
     """What the spec now says differently from what the champion was logged with, one line per key (empty: the
     job with the champion's model gives the numbers of ``models:/<name>@champion`` on the same data). Keys:
     freq, season_length, bounds, exog, indicators (these define the model), fallback, paths, exog_providers,
-    intervals, calibration_windows, calibration_scale and the backtest plan (these change its forecast or
-    intervals). Keys a model logged by an older gridcast does not carry are not compared."""
+    intervals, calibration_windows, calibration_scale, calibration_score and the backtest plan (these change its
+    forecast or intervals). Keys a model logged by an older gridcast does not carry are not compared."""
     from experiments.inputs.settings import forecast_settings
     from features.indicators import validate_indicator_specs
 
@@ -144,7 +144,7 @@ def differences(spec: ExperimentSpec, champ: Champion) -> list[str]:
     own = forecast_settings(spec).to_dict()
     stored = logged.get("settings") or {}
     now: dict[str, Any] = {k: own[k] for k in ("freq", "season_length", "bounds", "exog", "fallback")}
-    now |= {k: own[k] for k in ("intervals", "calibration_windows", "calibration_scale")}
+    now |= {k: own[k] for k in ("intervals", "calibration_windows", "calibration_scale", "calibration_score")}
     then: dict[str, Any] = {k: stored.get(k) for k in now if k in stored}
     now["indicators"] = [ind.to_dict() for ind in validate_indicator_specs(spec.features)]
     now["paths"], now["exog_providers"] = dict(spec.paths), dict(spec.exog_providers)
