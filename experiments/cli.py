@@ -15,7 +15,7 @@ import sys
 from collections.abc import Mapping
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -30,6 +30,7 @@ from features.errors import MAX_MESSAGE, MAX_PART, DataError, shorten
 from forecast.backtest import BacktestPlanError
 
 if TYPE_CHECKING:
+    from experiments.inputs.executor import ExecutorChoice
     from experiments.jobs.log import JobLog
 
 EXIT_BAD_INPUT = 2
@@ -174,6 +175,31 @@ AS_OF = click.option(
     help="Forecast as of this day (YYYY-MM-DD): every input is read only up to it. Default: the spec's, else the "
     "target's last day.",
 )
+
+
+def _executor_options(fn: Any) -> Any:
+    """``--executor``, ``--workers``, ``--address``: where the job computes its series (over the spec's
+    ``[executor]``; experiments/inputs/executor.py)."""
+    fn = click.option(
+        "--address", help="A running Dask scheduler (tcp://host:8786) for --executor dask; default: a local cluster."
+    )(fn)
+    fn = click.option(
+        "--workers", type=click.IntRange(min=1), help="Worker processes (default: every core the job may use)."
+    )(fn)
+    return click.option(
+        "--executor",
+        type=click.Choice(["serial", "processes", "dask"]),
+        help="Where the series are computed; the numbers are the same on each. Default: the spec's [executor], "
+        "else $GRIDCAST_EXECUTOR, else processes.",
+    )(fn)
+
+
+def _choice(executor: str | None, workers: int | None, address: str | None) -> ExecutorChoice:
+    from experiments.inputs.executor import ExecutorChoice
+
+    return ExecutorChoice(executor, workers, address)
+
+
 VERBOSE = click.option("--verbose", is_flag=True, help="Also show the libraries' own log records and warnings.")
 SCENARIOS = click.option(
     "--scenario",
@@ -197,14 +223,27 @@ def _log(spec_label: str, verbose: bool) -> JobLog:
 @OUT
 @NO_TRACK
 @AS_OF
+@_executor_options
 @VERBOSE
-def backtest(config: Path, out_root: Path, no_tracking: bool, as_of: datetime | None, verbose: bool) -> None:
+def backtest(
+    config: Path,
+    out_root: Path,
+    no_tracking: bool,
+    as_of: datetime | None,
+    executor: str | None,
+    workers: int | None,
+    address: str | None,
+    verbose: bool,
+) -> None:
     """Rolling-origin backtest of every model in the spec; logs one MLflow run per model."""
     from experiments.jobs.run import run_job
 
     log = _log(config.stem, verbose)
     day = as_of.date() if as_of else None
-    _finish(run_job(config, kind="backtest", out_root=out_root, track=not no_tracking, as_of=day, log=log))
+    where = _choice(executor, workers, address)
+    _finish(
+        run_job(config, kind="backtest", out_root=out_root, track=not no_tracking, as_of=day, log=log, executor=where)
+    )
 
 
 @cli.command(epilog=EXIT_CODES)
@@ -219,6 +258,7 @@ def backtest(config: Path, out_root: Path, no_tracking: bool, as_of: datetime | 
     help="A spec model the manifest selects for consumers (default: the backtest's best), or 'champion': the "
     "registry's @champion, fitted on this data alone.",
 )
+@_executor_options
 @VERBOSE
 def forecast(
     config: Path,
@@ -227,6 +267,9 @@ def forecast(
     as_of: datetime | None,
     scenarios: tuple[str, ...],
     model: str | None,
+    executor: str | None,
+    workers: int | None,
+    address: str | None,
     verbose: bool,
 ) -> None:
     """Backtest to rank the models, then forecast ahead with each under every scenario; writes out/<spec>/<as-of>/
@@ -244,6 +287,7 @@ def forecast(
         as_of=day,
         model=model,
         log=log,
+        executor=_choice(executor, workers, address),
     )
     _finish(result)
 
@@ -257,6 +301,7 @@ def forecast(
 @click.option("--to", "end", required=True, type=click.DateTime(formats=["%Y-%m-%d"]), help="Last as-of day.")
 @click.option("--every", default="1d", show_default=True, help="Step between as-of days: 1d, 7d, 2w …")
 @click.option("--force", is_flag=True, help="Redo dates whose output folder already exists.")
+@_executor_options
 @VERBOSE
 def backfill(
     config: Path,
@@ -267,6 +312,9 @@ def backfill(
     end: datetime,
     every: str,
     force: bool,
+    executor: str | None,
+    workers: int | None,
+    address: str | None,
     verbose: bool,
 ) -> None:
     """Run the forecast job as of every date from --from to --to (one line per date); skips dates already done."""
@@ -276,7 +324,14 @@ def backfill(
     dates = as_of_dates(start.date(), end.date(), parse_every(every))
     log = _log(config.stem, verbose)
     outcomes = run_backfill(
-        config, dates, out_root=out_root, track=not no_tracking, scenarios=list(scenarios), force=force, log=log
+        config,
+        dates,
+        out_root=out_root,
+        track=not no_tracking,
+        scenarios=list(scenarios),
+        force=force,
+        log=log,
+        executor=_choice(executor, workers, address),
     )
     counts = {s: sum(o.status == s for o in outcomes) for s in ("done", "skipped", "failed")}
     log.line(f"backfill: {counts['done']} done, {counts['skipped']} skipped, {counts['failed']} failed")

@@ -31,6 +31,7 @@ from forecast.core import ModelLike, forecast_frame_paths, forecast_frame_with_s
 from forecast.exog import ExogProvider, LastValueProvider
 from forecast.frames import check_frame
 from forecast.models.base import Forecaster
+from forecast.parallel.by_series import by_series
 from forecast.settings import BacktestPlan, ForecastSettings
 
 _ROW, _LEN = "_bt_row", "_bt_len"
@@ -102,8 +103,22 @@ def backtest(
     fallback needs) periods before its first cutoff plus the test periods; otherwise one
     :class:`BacktestPlanError` lists all the short series.
     """
-    exog = list(settings.exog)
     provider = exog_provider if exog_provider is not None else LastValueProvider()
+    _Walk.start(df, settings)  # the plan is checked on every series here, before any work is shipped
+    parts = by_series(df, _backtest_part, models, settings, provider, stage="backtest", progress=progress)
+    return parts[0] if len(parts) == 1 else pl.concat(parts, how="vertical").rechunk()
+
+
+def _backtest_part(
+    df: pl.DataFrame,
+    models: Mapping[str, ModelLike],
+    settings: ForecastSettings,
+    provider: ExogProvider,
+    *,
+    progress: Callable[[int, int], None] | None = None,
+) -> pl.DataFrame:
+    """:func:`backtest` of the series of ``df`` in one pass (one chunk of :mod:`forecast.parallel`)."""
+    exog = list(settings.exog)
     walk = _Walk.start(df, settings)
     parts = []
     state: dict[str, dict[str, Forecaster]] = {}  # series → model name → model fitted at the last refit
@@ -135,6 +150,22 @@ def backtest_paths(
     (:func:`forecast.core.forecast_frame_paths`): frame ``k`` is the backtest whose window inputs are the ``k``-th
     frame of ``futures(history, test)``. The frames have the same rows, in the same order, as :func:`backtest`;
     ``progress`` as there."""
+    _Walk.start(df, settings)
+    chunks = by_series(df, _paths_part, models, settings, futures, stage="backtest", progress=progress)
+    if len(chunks) == 1:
+        return chunks[0]
+    return [pl.concat([c[k] for c in chunks], how="vertical").rechunk() for k in range(len(chunks[0]))]
+
+
+def _paths_part(
+    df: pl.DataFrame,
+    models: Mapping[str, ModelLike],
+    settings: ForecastSettings,
+    futures: FuturesOf,
+    *,
+    progress: Callable[[int, int], None] | None = None,
+) -> list[pl.DataFrame]:
+    """:func:`backtest_paths` of the series of ``df`` in one pass (one chunk of :mod:`forecast.parallel`)."""
     exog = list(settings.exog)
     walk = _Walk.start(df, settings)
     parts: list[list[pl.DataFrame]] = []

@@ -24,6 +24,10 @@ REPO = Path(__file__).resolve().parents[1]
 # one BLAS thread per test process, as the gridcast CLI runs (experiments/threads.py): a plugin has loaded numpy
 # before this file, so the environment variables come too late here and the running pool is limited instead
 threadpool_limits(1)
+# jobs run their series in this process (in-process jobs and the gridcast children, which inherit it): the suite
+# already keeps every core busy (pytest -n auto), and monkeypatched code must run where it was patched; the
+# executors themselves are tested in tests/test_executors.py, which overrides this
+os.environ.setdefault("GRIDCAST_EXECUTOR", "serial")
 
 settings.register_profile("ci", derandomize=True, database=None)
 if os.environ.get("CI", "").strip().lower() not in ("", "0", "false"):

@@ -23,6 +23,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator, model_validator
 
+from experiments.inputs.executor import ExecutorSpec
 from experiments.inputs.hierarchy import HierarchySpec
 from experiments.inputs.sources import FilePath, LaxDate, SourceSpec
 from experiments.inputs.spec_paths import ALLOW, ALLOW_FIELD, PathRefused, check_paths, named_files, split_allow
@@ -200,6 +201,8 @@ class ExperimentSpec(_Strict):
     forecast: ForecastSpec
     # series that sum into higher levels, forecast at every level and reconciled (experiments/inputs/hierarchy.py)
     hierarchy: HierarchySpec | None = None
+    # where the series are computed: serial, local processes (default) or Dask (experiments/inputs/executor.py)
+    executor: ExecutorSpec = ExecutorSpec()
     tracking: TrackingSpec = TrackingSpec()
     # [paths] allow = ["../shared/data"]: more folders the spec may read files from (experiments/inputs/spec_paths.py)
     allow_paths: list[FilePath] = Field(default_factory=list, max_length=LIMITS["list"])

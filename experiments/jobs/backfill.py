@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from pathlib import Path
 
+from experiments.inputs.executor import ExecutorChoice
 from experiments.inputs.spec import SpecError, load_spec
 from experiments.jobs.log import JobLog
 from experiments.jobs.run import JobResult, run_job
@@ -64,8 +65,10 @@ def backfill(
     scenarios: list[str] | None = None,
     force: bool = False,
     log: JobLog | None = None,
+    executor: ExecutorChoice | None = None,
 ) -> list[BackfillDate]:
-    """Run the forecast job for every date of ``dates`` (module docstring); one log line per date."""
+    """Run the forecast job for every date of ``dates`` (module docstring); one log line per date. ``executor``
+    as in :func:`~experiments.jobs.run.run_job`."""
     log = log or JobLog()
     name = load_spec(config).name
     outcomes = []
@@ -77,7 +80,15 @@ def backfill(
             log.line(f"{where}: skipped, {folder} exists (--force to redo)")
             continue
         try:
-            result = run_job(config, kind="forecast", out_root=out_root, track=track, scenarios=scenarios, as_of=day)
+            result = run_job(
+                config,
+                kind="forecast",
+                out_root=out_root,
+                track=track,
+                scenarios=scenarios,
+                as_of=day,
+                executor=executor,
+            )
         except (DataError, SpecError) as exc:
             outcomes.append(BackfillDate(day, "failed", str(exc)))
             log.line(f"{where}: failed: {exc}")

@@ -11,8 +11,6 @@ input paths or not), the same functions the logged model calls on today's data.
 
 from __future__ import annotations
 
-from functools import partial
-
 import polars as pl
 
 from experiments.inputs.dataset import Dataset
@@ -27,16 +25,22 @@ from forecast.engine import fallback_factory
 from forecast.exog import ExogProvider
 from forecast.hierarchy import Hierarchy
 from forecast.metrics import evaluate
-from forecast.models.base import Forecaster
+from forecast.parallel import current_run
 from forecast.scenarios.coherent import (
     LevelCalibration,
     coherent_backtest,
-    coherent_forecast,
+    coherent_forecasts,
     helped_lines,
     level_scores,
     levels_table,
 )
-from forecast.scenarios.runner import Calibration, calibrated_backtest, forecast_note, is_sampled, scenario_forecast
+from forecast.scenarios.runner import (
+    Calibration,
+    calibrated_backtest,
+    forecast_note,
+    is_sampled,
+    scenario_forecasts,
+)
 from forecast.settings import ForecastSettings
 
 DELTA_MEAN = "delta_mean"  # a scenario's mean minus the base scenario's
@@ -107,6 +111,7 @@ def compute(
                 levels = f" on {len(hierarchy.levels)} levels, reconciled {'/'.join(spec.hierarchy.methods)}"
             stage.summary = (
                 f"{n_windows} cutoffs, {len(names)} models, {data.frame[ID].n_unique()} series{levels}{paths}{against}"
+                f"{_on()}"
             )
         if hierarchy is not None:
             out.reconciliation = stable(level_scores(out.per_series, hierarchy, names))
@@ -116,26 +121,27 @@ def compute(
         out.interval_note = calibration.note
     if kind == "forecast":
         with log.stage("forecast") as stage:
-            fitted: dict[str, dict[str, Forecaster]] = {}
             h = spec.forecast.h
+            chosen = list(providers.values())
             if isinstance(calibration, LevelCalibration):
                 assert hierarchy is not None
                 out.interval_note = calibration.forecast_note(h)
-                one = partial(coherent_forecast, calibration=calibration, hierarchy=hierarchy)
+                frames = coherent_forecasts(data.frame, models, h, settings, chosen, calibration, hierarchy)
             else:
                 out.interval_note = forecast_note(settings, calibration, h)
-                one = partial(scenario_forecast, calibration=calibration)
-            parts = [
-                one(data.frame, models, h, settings, provider, state=fitted, refit=i == 0).with_columns(
-                    pl.lit(name).alias(SCENARIO)
-                )
-                for i, (name, provider) in enumerate(providers.items())
-            ]
+                frames = scenario_forecasts(data.frame, models, h, settings, chosen, calibration)
+            parts = [f.with_columns(pl.lit(name).alias(SCENARIO)) for f, name in zip(frames, providers, strict=True)]
             out.forecast = against_base(pl.concat(parts, how="diagonal_relaxed"), base)
             if switch:
                 out.forecast = _switched(spec, data, settings, providers, out, switch)
-            stage.summary = f"{len(providers)} scenario(s) × {len(names)} models, h = {spec.forecast.h}"
+            stage.summary = f"{len(providers)} scenario(s) × {len(names)} models, h = {spec.forecast.h}{_on()}"
     return out
+
+
+def _on() -> str:
+    """Where the stage's series ran, for its log line: `` on 2 processes`` (nothing outside an executor)."""
+    run = current_run()
+    return "" if run is None else f" on {run.executor.describe()}"
 
 
 def _switched(

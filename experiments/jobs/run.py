@@ -15,7 +15,7 @@ that object is what the backtest, the forecast and the logged models receive.
 from __future__ import annotations
 
 import shutil
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Literal
@@ -24,6 +24,7 @@ import polars as pl
 
 from experiments.atomic import OutputError, io_failure, publish_folder, temp_sibling
 from experiments.inputs.dataset import Dataset, load_dataset
+from experiments.inputs.executor import ExecutorChoice, job_executor
 from experiments.inputs.hierarchy import build_hierarchy, every_level, every_level_truth
 from experiments.inputs.settings import exog_provider, forecast_settings, scenario_names
 from experiments.inputs.spec import ExperimentSpec, SpecError, load_spec
@@ -37,6 +38,7 @@ from experiments.jobs.outputs import JobFrames, failures, leaderboard, write_man
 from experiments.text import table
 from features.contract import ID, MODEL
 from forecast.hierarchy import Hierarchy
+from forecast.parallel import use_executor
 from forecast.regime import RegimeRules, check_regime
 from forecast.settings import ForecastSettings
 from forecast.timeout import limit_unavailable
@@ -97,13 +99,15 @@ def run_job(
     as_of: date | None = None,
     model: str | None = None,
     log: JobLog | None = None,
+    executor: ExecutorChoice | None = None,
 ) -> JobResult:
     """Run a backtest or forecast job from a spec file; see the module docstring for the order of work.
 
     A forecast job forecasts under every scenario of the spec (``baseline``, its ``[paths]``, then each
     ``[scenarios.<name>]``), or under ``scenarios`` (names; ``baseline`` always runs, the others are its what-ifs).
     ``as_of`` overrides the spec's; ``model`` names the selected model (default: the backtest's best), and
-    ``"champion"`` runs the registry's ``@champion`` alone on this data (its version in the manifest)."""
+    ``"champion"`` runs the registry's ``@champion`` alone on this data (its version in the manifest).
+    ``executor`` overrides the spec's ``[executor]`` (:mod:`experiments.inputs.executor`)."""
     log = log or JobLog()
     spec = with_as_of(load_spec(config), as_of)
     wanted = _scenarios(spec, scenarios)
@@ -135,26 +139,36 @@ def run_job(
         switch = []
     elif switch:
         log.line(f"regime: {len(switch)} series forecast with the fallback {spec.fallback} (on_regime_break)")
+    try:  # a Dask scheduler is connected to here: one that does not answer stops the job before anything is written
+        pool = job_executor(spec.executor, executor)
+        pool.describe()
+    except ValueError as exc:
+        raise SpecError(spec.path, "executor", str(exc)) from None
     spec_dir = Path(out_root) / spec.name
-    with JobLock(spec_dir) as lock:
+    with pool, JobLock(spec_dir) as lock:
         if lock.took_over:
             log.line(f"lock: took over from a job that is gone ({lock.took_over})")
         remove_dead_leftovers(spec_dir, log.line)  # no live job of this spec can be writing: we hold its lock
-        frames = compute(
-            spec,
-            modelled,
-            settings,
-            kind,
-            providers,
-            log,
-            regime=regime,
-            switch=switch,
-            truth=truth,
-            hierarchy=hierarchy,
-        )
+        with use_executor(pool, chunk_size=spec.executor.chunk_size) as work:
+            frames = compute(
+                spec,
+                modelled,
+                settings,
+                kind,
+                providers,
+                log,
+                regime=regime,
+                switch=switch,
+                truth=truth,
+                hierarchy=hierarchy,
+            )
         if hierarchy is not None:
             frames.history = modelled.frame
-        extra = {"champion": champion} if champion is not None else {}
+        extra: dict[str, object] = {"champion": champion} if champion is not None else {}
+        if work.failures:  # series left out of a stage: named in the log and the manifest
+            for f in work.failures:
+                log.line(f"warning: series {f.unique_id} left out of the {f.stage}: {f.reason}")
+            extra["failed_series"] = [asdict(f) for f in work.failures]
         return _publish(spec, data, settings, frames, kind, spec_dir, track=track, model=model, log=log, extra=extra)
 
 

@@ -36,7 +36,13 @@ from forecast.hierarchy.moved import moved_intervals, moved_note
 from forecast.hierarchy.structure import LEVEL, SIZE
 from forecast.models.base import Forecaster
 from forecast.output.quantiles import INTERVAL_NOTE, p_exceed_col, with_interval_note
-from forecast.scenarios.runner import Calibration, calibrated_backtest, forecast_note, scenario_forecast
+from forecast.scenarios.runner import (
+    Calibration,
+    calibrated_backtest,
+    forecast_note,
+    scenario_forecast,
+    scenario_forecasts,
+)
 from forecast.settings import ForecastSettings
 
 
@@ -204,12 +210,46 @@ def coherent_forecast(
 ) -> pl.DataFrame:
     """One scenario's forecast of every id of ``hierarchy``: each part's base forecast calibrated on its own
     backtest, then each method's reconciled forecast calibrated on its reconciled backtest (module docstring)."""
-    names = list(models)
-    own = {}
-    for part in calibration.parts:
-        own[_key(part)] = scenario_forecast(
+    own = {
+        _key(part): scenario_forecast(
             part.rows(df), models, h, part.settings, provider, calibration.base[_key(part)], state=state, refit=refit
         )
+        for part in calibration.parts
+    }
+    return _reconciled_forecast(own, list(models), h, settings, calibration, hierarchy)
+
+
+def coherent_forecasts(
+    df: pl.DataFrame,
+    models: Mapping[str, ModelLike],
+    h: int,
+    settings: ForecastSettings,
+    providers: Sequence[ExogProvider],
+    calibration: LevelCalibration,
+    hierarchy: Hierarchy,
+) -> list[pl.DataFrame]:
+    """:func:`coherent_forecast` under every provider (frames in their order), each model fitted once per series:
+    every part's base forecasts run in chunks of series on the current executor (:func:`scenario_forecasts`),
+    then each scenario is reconciled over the whole hierarchy in this process."""
+    per_part = {
+        _key(part): scenario_forecasts(part.rows(df), models, h, part.settings, providers, calibration.base[_key(part)])
+        for part in calibration.parts
+    }
+    return [
+        _reconciled_forecast({k: v[i] for k, v in per_part.items()}, list(models), h, settings, calibration, hierarchy)
+        for i in range(len(providers))
+    ]
+
+
+def _reconciled_forecast(
+    own: dict[tuple[str, int], pl.DataFrame],
+    names: list[str],
+    h: int,
+    settings: ForecastSettings,
+    calibration: LevelCalibration,
+    hierarchy: Hierarchy,
+) -> pl.DataFrame:
+    """The parts' base forecasts (``own``) with each method's reconciled forecast, calibrated, in hierarchy order."""
     base = pl.concat(list(own.values()), how="diagonal_relaxed")
     out = [_bottom_thresholds(own[_key(p)], p, settings) for p in calibration.parts]
     for method in calibration.methods:

@@ -22,7 +22,7 @@ intervals are kept and ``interval_note`` says why.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 import polars as pl
@@ -33,6 +33,7 @@ from forecast.core import ModelLike, forecast_frame_with_state, future_grid
 from forecast.exog import ExogProvider
 from forecast.models.base import Forecaster
 from forecast.output.quantiles import with_interval_note
+from forecast.parallel.by_series import by_series
 from forecast.scenarios.provider import InputPathProvider
 from forecast.scenarios.sampled import sampled_backtest, sampled_forecast
 from forecast.settings import ForecastSettings
@@ -122,3 +123,39 @@ def scenario_forecast(
     if settings.intervals == "conformal" and raw is not None and note is None:
         fc = calibrate_forecast(fc, raw, settings, list(models))
     return with_interval_note(fc, note)
+
+
+def scenario_forecasts(
+    df: pl.DataFrame,
+    models: Mapping[str, ModelLike],
+    h: int,
+    settings: ForecastSettings,
+    providers: Sequence[ExogProvider],
+    calibration: Calibration,
+) -> list[pl.DataFrame]:
+    """:func:`scenario_forecast` under every provider (frames in their order), each model fitted once per series:
+    the first scenario fits it, the others re-condition the fitted model on the same history. The series run in
+    chunks on the current executor (:mod:`forecast.parallel`); the calibration is pooled over the whole backtest,
+    so a chunk's rows are calibrated exactly as in one pass."""
+    chunks = by_series(df, _scenarios_part, models, h, settings, list(providers), calibration, stage="forecast")
+    if len(chunks) == 1:
+        return chunks[0]
+    return [pl.concat([c[k] for c in chunks], how="vertical").rechunk() for k in range(len(providers))]
+
+
+def _scenarios_part(
+    df: pl.DataFrame,
+    models: Mapping[str, ModelLike],
+    h: int,
+    settings: ForecastSettings,
+    providers: Sequence[ExogProvider],
+    calibration: Calibration,
+    *,
+    progress: Callable[[int, int], None] | None = None,
+) -> list[pl.DataFrame]:
+    """:func:`scenario_forecasts` for the series of ``df`` in one pass (``progress`` unused: one step)."""
+    state: dict[str, dict[str, Forecaster]] = {}
+    return [
+        scenario_forecast(df, models, h, settings, p, calibration, state=state, refit=i == 0)
+        for i, p in enumerate(providers)
+    ]

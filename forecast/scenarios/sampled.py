@@ -109,6 +109,21 @@ def _model_mixture(
     return frames[0].with_columns(pl.Series(MEAN, point, dtype=pl.Float64).fill_nan(None))
 
 
+@dataclass(frozen=True)
+class _WindowFutures:
+    """A window's futures from its history and test rows: the deterministic paths, the paths conditioned on the
+    history (the calibration's), then every sampled path. A class, not a closure, so that worker processes can
+    receive it (:mod:`forecast.parallel`)."""
+
+    provider: ExogProvider
+    exog: tuple[str, ...]
+
+    def __call__(self, history: pl.DataFrame, test: pl.DataFrame) -> list[pl.DataFrame]:
+        p, exog = self.provider, list(self.exog)
+        conditioned_of = p.conditioned if isinstance(p, InputPathProvider) else p.future
+        return [p.future(history, test, exog), conditioned_of(history, test, exog), *_futures(p, history, test, exog)]
+
+
 def sampled_backtest(
     df: pl.DataFrame,
     models: Mapping[str, ModelLike],
@@ -130,15 +145,7 @@ def sampled_backtest(
     needed, span = windows_needed(n_series, settings.levels) + lag, _span(n_series, settings) + lag
     note = too_short_note(plan.n_windows, needed) if settings.intervals == "conformal" else None
     conformal = settings.intervals == "conformal" and note is None
-    conditioned_of = provider.conditioned if isinstance(provider, InputPathProvider) else provider.future
-
-    def futures(history: pl.DataFrame, test: pl.DataFrame) -> list[pl.DataFrame]:
-        return [
-            provider.future(history, test, exog),
-            conditioned_of(history, test, exog),
-            *_futures(provider, history, test, exog),
-        ]
-
+    futures = _WindowFutures(provider, tuple(exog))
     frames = backtest_paths(df, models, _means_only(settings) if conformal else settings, futures, progress=progress)
     deterministic, conditioned, paths = frames[0], frames[1], frames[2:]
     base, means = _stack(paths)
