@@ -4,6 +4,7 @@ that fails is recorded and its chunk goes on; the executor is chosen by CLI over
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import polars as pl
@@ -141,3 +142,21 @@ def test_a_bad_executor_section_names_its_key(workdir: Path, body: str, key: str
     with pytest.raises(SpecError) as err:
         run_job("spec.toml", kind="backtest", track=False)
     assert f"'{key}'" in str(err.value) or f"key {key}" in str(err.value) or key in str(err.value)
+
+
+def _drivers_loaded(_: int) -> dict[str, dict[str, int]]:
+    """Run every indicator driver once in this (worker) process; numba's compile statistics per driver."""
+    from features.indicators.kernels import warmup
+
+    return warmup()["drivers"]
+
+
+@pytest.mark.skipif(os.environ.get("GRIDCAST_NO_NUMBA") is not None, reason="numba switched off")
+def test_process_workers_load_the_numba_kernels_from_the_disk_cache() -> None:
+    from features.indicators.kernels import warmup
+
+    warmup()  # writes the on-disk cache if this clone has none yet
+    with make_executor("processes", workers=2) as ex:
+        reports = ex.map(_drivers_loaded, [0, 1])
+    for report in reports:
+        assert report and all(info["cache_misses"] == 0 and info["cache_hits"] == 1 for info in report.values())
