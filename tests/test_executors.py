@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import json
 import os
+import signal
+import subprocess
+import time
 from pathlib import Path
 
 import polars as pl
@@ -160,3 +163,29 @@ def test_process_workers_load_the_numba_kernels_from_the_disk_cache() -> None:
         reports = ex.map(_drivers_loaded, [0, 1])
     for report in reports:
         assert report and all(info["cache_misses"] == 0 and info["cache_hits"] == 1 for info in report.values())
+
+
+def test_a_killed_job_leaves_no_worker_process_behind(workdir: Path) -> None:
+    """``kill -9`` of a job in the middle of its backtest: its fork server and worker processes end within
+    seconds (each worker watches the job) instead of waiting on their queue for ever."""
+    psutil = pytest.importorskip("psutil")
+    from jobprocs import GRIDCAST, child_env
+
+    env = child_env(workdir, GRIDCAST_EXECUTOR="processes")
+    job = subprocess.Popen([GRIDCAST, "backtest", "--config", "spec.toml", "--no-tracking"], cwd=workdir, env=env)
+    try:
+        deadline, workers = time.monotonic() + 120, []
+        while time.monotonic() < deadline and job.poll() is None:
+            family = psutil.Process(job.pid).children(recursive=True)
+            workers = [p for p in family if "forkserver" in " ".join(p.cmdline())]
+            if len(workers) >= 3:  # the fork server and its two workers
+                break
+            time.sleep(0.05)
+        assert len(workers) >= 3, "the job ended before its workers were seen"
+        job.send_signal(signal.SIGKILL)
+        job.wait(30)
+        _, alive = psutil.wait_procs(workers, timeout=15)
+        assert alive == [], [p.cmdline()[:3] for p in alive]
+    finally:
+        if job.poll() is None:
+            job.kill()

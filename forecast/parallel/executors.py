@@ -26,6 +26,8 @@ from __future__ import annotations
 
 import multiprocessing as mp
 import os
+import threading
+import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from typing import Any, ClassVar
@@ -106,9 +108,11 @@ class ProcessExecutor(Executor):
         if self._pool is None:
             ctx = mp.get_context("forkserver")
             # imported once in the fork server, before any worker exists: workers fork from a process that holds
-            # the forecasting code, numpy with one BLAS thread, and no thread pools of this process
+            # the forecasting code and no thread pools of this process
             ctx.set_forkserver_preload(["forecast.parallel.worker"])
-            self._pool = ProcessPoolExecutor(self._workers, mp_context=ctx, initializer=_one_blas_thread)
+            self._pool = ProcessPoolExecutor(
+                self._workers, mp_context=ctx, initializer=_start_worker, initargs=(os.getpid(),)
+            )
         return self._pool
 
     def map(self, fn: Callable[..., Any], items: Sequence[Any], *args: Any, done: Done | None = None) -> list[Any]:
@@ -125,12 +129,26 @@ class ProcessExecutor(Executor):
         return f"{self._workers} processes"
 
 
-def _one_blas_thread() -> None:
+def _start_worker(job_pid: int) -> None:
     """A worker's initialiser: every BLAS/OpenMP pool of the process limited to one thread for its lifetime (parallel
-    work comes from processes over series; more threads per worker only contend for the same cores)."""
+    work comes from processes over series; more threads per worker only contend for the same cores), and a watch
+    that ends the worker when the job is gone (``kill -9`` of a job would otherwise leave its workers blocked on
+    their queue for ever, holding their memory; the fork server then exits with them)."""
     from threadpoolctl import threadpool_limits
 
     threadpool_limits(1)
+    threading.Thread(target=_exit_without, args=(job_pid,), name="gridcast-job-watch", daemon=True).start()
+
+
+def _exit_without(job_pid: int, every_s: float = 0.5) -> None:
+    while True:
+        time.sleep(every_s)
+        try:
+            os.kill(job_pid, 0)
+        except ProcessLookupError:
+            os._exit(1)
+        except PermissionError:  # the pid now belongs to another user's process: ours is gone
+            os._exit(1)
 
 
 def _in_order(futures: dict[Future[Any], int], n: int, done: Done | None) -> list[Any]:
