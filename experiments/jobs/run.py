@@ -144,6 +144,11 @@ def run_job(
         pool.describe()
     except ValueError as exc:
         raise SpecError(spec.path, "executor", str(exc)) from None
+    if settings.model_time_limit and pool.name == "dask":  # said here: a remote worker's own log is not the job's
+        log.line(
+            "warning: model time limit not applied: dask runs the models in worker threads, where no signal is "
+            "delivered"
+        )
     spec_dir = Path(out_root) / spec.name
     with pool, JobLock(spec_dir) as lock:
         if lock.took_over:
