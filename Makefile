@@ -7,7 +7,7 @@ STAMP  := $(VENV)/.installed
 SPEC   ?= experiments/specs/demo.toml
 DEMO   := data/demo
 
-.PHONY: install forecast backtest demo-data test test-slow lint ui warmup bench bench-features bench-models bench-tracking bench-scenarios bench-job clean
+.PHONY: install forecast backtest demo-data test test-slow lint ui warmup bench bench-features bench-models bench-tracking bench-scenarios bench-job bench-scale bench-report clean
 
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
@@ -77,7 +77,18 @@ bench-scenarios: install demo-data
 bench-job: install demo-data
 	$(PY) -m benchmarks.bench_job
 
-bench: bench-features bench-models bench-tracking bench-scenarios bench-job
+# throughput and peak memory over 1,000-20,000 series on serial / processes / Dask against statsforecast, and the
+# ingestion of a 10M-row Parquet file (about 20 min; --quick for a smoke run)
+bench-scale: install
+	$(PY) -m benchmarks.bench_scale
+
+# every results/*.json in one table: benchmarks/results/latest.json and latest.md
+bench-report: install
+	$(PY) -m benchmarks.bench_report
+
+# every benchmark, one after another (don't run with -j: they time the whole machine), then the report
+bench: bench-features bench-models bench-tracking bench-scenarios bench-job bench-scale
+	$(PY) -m benchmarks.bench_report
 
 clean:
 	rm -rf out data/demo mlruns.db mlartifacts .pytest_cache

@@ -206,7 +206,9 @@ class DaskExecutor(Executor):
     def workers(self) -> int:
         if self._client is None and self.address is None:
             return self._n or available_cores()
-        return max(1, len(self._started().scheduler_info().get("workers", {})))
+        # threads, not workers, are what run items at once; and some distributed releases list at most 5 workers
+        # in scheduler_info()
+        return max(1, sum(self._started().nthreads().values()))
 
     def map(self, fn: Callable[..., Any], items: Sequence[Any], *args: Any, done: Done | None = None) -> list[Any]:
         from distributed import as_completed
