@@ -29,7 +29,15 @@ data), plus the last anomaly decaying at the series' own lag-1 autocorrelation �
 
     x̂_{n+k} = clim(d_{n+k}) + φ^k · (x_n − clim(d_n))
 
-With less than a year of history there is no climatology and the path is the baseline.
+With less than a year of history there is no climatology and the path is the baseline. ``harmonics = k`` ≥ 1 fits
+``clim(d) = a₀ + Σ_{j≤k} a_j·cos(2πj·doy/365.25) + b_j·sin(2πj·doy/365.25)`` to the whole history by least squares
+(per hour for hourly data; φ from all its anomalies): a smooth cycle, not one or two years' ±7-day weather.
+
+``tempo`` — ``factor`` × the expected count under an annual cycle, an escalation (y_t: years since the first value,
+``trend``) and season positions (γ[0] = 0, ``pattern``), by Poisson regression on the whole history, massed raids
+included (:func:`~forecast.scenarios.sampling.fit_poisson`; the baseline × factor with less than a year of history)::
+
+    log E[x_t] = β₀ + β₁·y_t + Σ_{j≤harmonics} (c_j·cos(2πj·doy_t/365.25) + s_j·sin(2πj·doy_t/365.25)) + γ[t mod m]
 
 ``cold_snap`` — the climatology path ``delta`` °C colder on the first ``days`` periods (a what-if for temperature).
 
@@ -45,7 +53,7 @@ Sampled paths: ``baseline`` and ``scaled`` take ``samples = n`` (default 0: not 
 binomial with dispersion fitted to the last ``window`` periods, times a per-path campaign multiplier learnt from the
 baseline's past misses when ``campaign``; :mod:`forecast.scenarios.sampling`), and the forecast mixes over them.
 ``extend`` stays the deterministic path (what a forecast without sampling, and the ``mean`` column, use).
-Other paths are not sampled: ``zero`` has no uncertainty, temperature paths stay deterministic.
+Other paths are not sampled: ``zero`` has no uncertainty, temperature paths and ``tempo`` stay deterministic.
 """
 
 from __future__ import annotations
@@ -58,9 +66,21 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from forecast.scenarios.sampling import campaign, campaign_uniforms, draw_counts, fingerprint, fit_dispersion, stream
+from forecast.scenarios import sampling
 
 HALF_YEAR_DAYS = 183
+
+
+def _check(path: InputPath, *keys: str, kind: str = "int", low: int = 0, what: str = "") -> None:
+    """``ValueError`` naming the path and key unless each of ``keys`` is a ``kind`` (int/number ≥ ``low``, or bool)."""
+    for key in keys:
+        v = getattr(path, key)
+        number = not isinstance(v, bool) and isinstance(v, int | float if kind == "number" else int)
+        if isinstance(v, bool) if kind == "bool" else number and v >= low:
+            continue
+        noun = what or ("an integer" if kind == "int" else "a number")
+        want = "true or false" if kind == "bool" else f"{noun} >= {low}"
+        raise ValueError(f"{path.name} {key}: expected {want}, got {v!r}")
 
 
 def _nanmean(x: np.ndarray) -> float:
@@ -112,16 +132,9 @@ class Baseline(InputPath):
     campaign: bool = True
 
     def __post_init__(self) -> None:
-        for key in ("window", "pattern_window"):
-            value = getattr(self, key)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ValueError(f"{self.name} {key}: expected an integer >= 1, got {value!r}")
-        for key in ("samples", "seed"):
-            value = getattr(self, key)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-                raise ValueError(f"{self.name} {key}: expected an integer >= 0, got {value!r}")
-        if not isinstance(self.campaign, bool):
-            raise ValueError(f"{self.name} campaign: expected true or false, got {self.campaign!r}")
+        _check(self, "window", "pattern_window", low=1)
+        _check(self, "samples", "seed")
+        _check(self, "campaign", kind="bool")
 
     def _level(self, x: np.ndarray) -> float:
         level = _nanmean(x[-self.window :])
@@ -163,14 +176,14 @@ class Baseline(InputPath):
             return super().draw(ds, x, future_ds, season_length, key)
         n, m = x.size, season_length
         recent = np.arange(max(0, n - self.window), n)
-        r = fit_dispersion(x[recent], self._base(x, recent, m))
+        r = sampling.fit_dispersion(x[recent], self._base(x, recent, m))
         b, cv = 1.0, 0.0
         if self.campaign:
-            b, cv = campaign(x, future_ds.size, lambda past, h: self._base(past, past.size + np.arange(h), m), r)
+            b, cv = sampling.campaign(x, future_ds.size, lambda p, h: self._base(p, p.size + np.arange(h), m), r)
         scenario = key[0] if key else ""
-        u = campaign_uniforms(self.seed, scenario, ds, future_ds, self.samples)
-        rng = stream(self.seed, *key, fingerprint(ds, x, future_ds))
-        return draw_counts(self.extend(ds, x, future_ds, season_length), r, b, cv, u, rng)
+        u = sampling.campaign_uniforms(self.seed, scenario, ds, future_ds, self.samples)
+        rng = sampling.stream(self.seed, *key, sampling.fingerprint(ds, x, future_ds))
+        return sampling.draw_counts(self.extend(ds, x, future_ds, season_length), r, b, cv, u, rng)
 
 
 @dataclass(frozen=True)
@@ -182,8 +195,7 @@ class Scaled(Baseline):
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        if isinstance(self.factor, bool) or not isinstance(self.factor, int | float) or not self.factor >= 0:
-            raise ValueError(f"scaled factor: expected a number >= 0, got {self.factor!r}")
+        _check(self, "factor", kind="number")
 
     def extend(self, ds: np.ndarray, x: np.ndarray, future_ds: np.ndarray, season_length: int) -> np.ndarray:
         return float(self.factor) * super().extend(ds, x, future_ds, season_length)
@@ -212,8 +224,7 @@ class Replay(InputPath):
         if self.start is None:
             raise ValueError("replay: give the first day to replay, e.g. start = 2024-01-01")
         _instant(self.start, np.dtype("datetime64[us]"))
-        if isinstance(self.factor, bool) or not isinstance(self.factor, int | float) or not self.factor >= 0:
-            raise ValueError(f"replay factor: expected a number >= 0, got {self.factor!r}")
+        _check(self, "factor", kind="number")
 
     def first(self, dtype: np.dtype) -> np.datetime64:
         """The first replayed period as a ``datetime64`` of ``dtype`` (a date's midnight, UTC, for hourly data)."""
@@ -255,23 +266,83 @@ def _hour(ds: np.ndarray) -> np.ndarray:
     return (ds.astype("datetime64[h]") - ds.astype("datetime64[D]")).astype(np.int64)
 
 
+def _annual(ds: np.ndarray, harmonics: int) -> np.ndarray:
+    """Columns ``1, cos(2πj·doy/365.25), sin(2πj·doy/365.25)`` for j = 1 … ``harmonics`` (shape ``(n, 1 + 2k)``)."""
+    angle = 2 * np.pi * _day_of_year(ds)[:, None] * np.arange(1, harmonics + 1) / 365.25
+    return np.hstack([np.ones((ds.size, 1)), np.cos(angle), np.sin(angle)])
+
+
+def _span_days(ds: np.ndarray) -> int:
+    """Days from the first to the last date of ``ds`` (0 when empty)."""
+    return int((ds[-1].astype("datetime64[D]") - ds[0].astype("datetime64[D]")).astype(np.int64)) if ds.size else 0
+
+
+@dataclass(frozen=True)
+class Tempo(InputPath):
+    """``factor`` × the expected count under a log-linear tempo fitted to the whole history (module docstring)."""
+
+    name: ClassVar[str] = "tempo"
+    harmonics: int = 1
+    trend: bool = True
+    pattern: bool = True
+    factor: float = 1.0
+
+    def __post_init__(self) -> None:
+        _check(self, "harmonics")
+        _check(self, "trend", "pattern", kind="bool")
+        _check(self, "factor", kind="number")
+
+    def _design(self, ds: np.ndarray, at: np.ndarray, first: np.datetime64, m: int) -> np.ndarray:
+        """Regressors at ``ds`` (positions ``at``): 1, harmonics, years since ``first``, season positions."""
+        cols = [_annual(ds, self.harmonics)]
+        if self.trend:
+            cols.append(((ds.astype("datetime64[D]") - first).astype(np.int64) / 365.25)[:, None])
+        if self.pattern and m > 1:
+            cols.append((at[:, None] % m == np.arange(1, m)).astype(np.float64))
+        return np.hstack(cols)
+
+    def extend(self, ds: np.ndarray, x: np.ndarray, future_ds: np.ndarray, season_length: int) -> np.ndarray:
+        valid = ~np.isnan(x)
+        if not valid.any() or (self.harmonics and _span_days(ds[valid]) < 365):
+            return float(self.factor) * Baseline().extend(ds, x, future_ds, season_length)
+        if not x[valid].sum() > 0:
+            return np.zeros(future_ds.size)
+        first, m = ds[valid][0].astype("datetime64[D]"), int(season_length)
+        beta = sampling.fit_poisson(self._design(ds[valid], np.flatnonzero(valid), first, m), x[valid])
+        eta = self._design(future_ds, x.size + np.arange(future_ds.size), first, m) @ beta
+        return float(self.factor) * np.exp(np.minimum(eta, 30.0))
+
+
 @dataclass(frozen=True)
 class Climatology(InputPath):
-    """Day-of-year climatology from earlier years plus the last anomaly decaying at the lag-1 autocorrelation."""
+    """Day-of-year climatology (earlier years, or fitted harmonics) plus the last anomaly decaying at lag-1 φ."""
 
     name: ClassVar[str] = "climatology"
     window_days: int = 7
     persist: bool = True
     anomaly_window: int = 56
+    harmonics: int = 0
 
     def __post_init__(self) -> None:
-        if isinstance(self.window_days, bool) or not isinstance(self.window_days, int) or self.window_days < 0:
-            raise ValueError(f"climatology window_days: expected an integer >= 0, got {self.window_days!r}")
-        if not isinstance(self.persist, bool):
-            raise ValueError(f"climatology persist: expected true or false, got {self.persist!r}")
+        _check(self, "window_days", "harmonics")
+        _check(self, "persist", kind="bool")
+
+    def _fitted(self, ds: np.ndarray, x: np.ndarray, at: np.ndarray) -> np.ndarray:
+        """The history's least-squares annual harmonics at ``at`` (per hour); NaN without a year of history."""
+        hd, hx, out = ds[~np.isnan(x)], x[~np.isnan(x)], np.full(at.size, np.nan)
+        if _span_days(hd) < 365:
+            return out
+        for hour in np.unique(_hour(at)):  # one fit for daily dates (hour 0)
+            rows, dest = _hour(hd) == hour, _hour(at) == hour
+            if rows.sum() > 2 * self.harmonics + 1:
+                beta = np.linalg.lstsq(_annual(hd[rows], self.harmonics), hx[rows], rcond=None)[0]
+                out[dest] = _annual(at[dest], self.harmonics) @ beta
+        return out
 
     def _clim(self, ds: np.ndarray, x: np.ndarray, at: np.ndarray) -> np.ndarray:
-        """Climatology at the dates ``at`` from the history values more than half a year before each."""
+        """Climatology at the dates ``at``: fitted harmonics, or the history values more than half a year before."""
+        if self.harmonics:
+            return self._fitted(ds, x, at)
         hourly = ds.dtype != np.dtype("datetime64[D]")
         valid = ~np.isnan(x)
         hd, hx = ds[valid].astype("datetime64[D]"), x[valid]
@@ -295,7 +366,7 @@ class Climatology(InputPath):
             return Baseline().extend(ds, x, future_ds, season_length)
         if not self.persist:
             return clim
-        recent = slice(max(0, x.size - self.anomaly_window), x.size)
+        recent = slice(0 if self.harmonics else max(0, x.size - self.anomaly_window), x.size)
         anomaly = x[recent] - self._clim(ds, x, ds[recent])
         ok = ~np.isnan(anomaly[1:]) & ~np.isnan(anomaly[:-1])
         if ok.sum() < 3 or np.isnan(anomaly[-1]):
@@ -316,10 +387,8 @@ class ColdSnap(Climatology):
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        if isinstance(self.delta, bool) or not isinstance(self.delta, int | float) or not self.delta >= 0:
-            raise ValueError(f"cold_snap delta: expected degrees >= 0, got {self.delta!r}")
-        if isinstance(self.days, bool) or not isinstance(self.days, int) or self.days < 1:
-            raise ValueError(f"cold_snap days: expected an integer >= 1, got {self.days!r}")
+        _check(self, "delta", kind="number", what="degrees")
+        _check(self, "days", low=1)
 
     def extend(self, ds: np.ndarray, x: np.ndarray, future_ds: np.ndarray, season_length: int) -> np.ndarray:
         base = super().extend(ds, x, future_ds, season_length)
@@ -348,7 +417,7 @@ class Supplied(InputPath):
 
 
 PATHS: Mapping[str, type[InputPath]] = {
-    cls.name: cls for cls in (Baseline, Scaled, Zero, LastValue, Replay, Climatology, ColdSnap, Supplied)
+    cls.name: cls for cls in (Baseline, Scaled, Tempo, Zero, LastValue, Replay, Climatology, ColdSnap, Supplied)
 }
 """Paths selectable by name in a spec."""
 

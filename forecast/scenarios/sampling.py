@@ -96,6 +96,26 @@ def fit_dispersion(x: np.ndarray, m: np.ndarray) -> float:
     return scale / excess
 
 
+def fit_poisson(X: np.ndarray, y: np.ndarray, iterations: int = 100) -> np.ndarray:
+    """Coefficients β of a log-linear count model E[y] = exp(Xβ) maximising the Poisson log-likelihood
+    Σ y·η − e^η (η = Xβ) by iteratively reweighted least squares: β ← (XᵀWX)⁻¹XᵀW(η + (y − μ)/μ), W = diag(μ).
+
+    Over-dispersed counts keep a consistent mean (quasi-likelihood). The first column of ``X`` is the intercept; a
+    10⁻⁸ ridge keeps the coefficient of a column that never saw a count finite, and η is clipped to [−30, 30]."""
+    beta = np.zeros(X.shape[1])
+    beta[0] = np.log(max(float(y.mean()), 1e-9))
+    ridge = 1e-8 * np.eye(X.shape[1])
+    for _ in range(iterations):
+        eta = np.clip(X @ beta, -30.0, 30.0)
+        mu = np.exp(eta)
+        new = np.linalg.solve(X.T @ (mu[:, None] * X) + ridge, X.T @ (mu * eta + y - mu))
+        done = bool(np.max(np.abs(new - beta)) < 1e-9)
+        beta = new
+        if done:
+            break
+    return beta
+
+
 def campaign(
     x: np.ndarray,
     h: int,
