@@ -78,7 +78,10 @@ def test_other_file_keys_are_checked_too(workdir: Path, outside: Path) -> None:
 
 
 def test_a_future_path_file_outside_is_refused(workdir: Path) -> None:
-    spec_edit('temp_mean_c = "climatology"', 'temp_mean_c = { path = "forecast", file = "/etc/passwd" }')(workdir)
+    spec_edit(
+        'temp_mean_c = { path = "climatology", harmonics = 1 }',
+        'temp_mean_c = { path = "forecast", file = "/etc/passwd" }',
+    )(workdir)
     assert_refused(run(["forecast", "--config", "spec.toml"]), workdir, ["key 'paths.temp_mean_c.file'", "/etc/passwd"])
 
 

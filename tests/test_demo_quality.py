@@ -39,9 +39,10 @@ def test_demo_backtest_is_calibrated_and_beats_the_seasonal_naive(
         assert 0.93 <= row["coverage-95"] <= 0.97, row
     levels = pl.read_parquet(result.out_dir / "reconciliation.parquet").filter(pl.col("method") == "base")
     mase = dict(levels.filter(pl.col("level") == "region").select("model", "mase").iter_rows())
-    # the regions with the indicators of the generating process and their paths: 0.832 when written (seasonal
-    # naive 1.077), the same year of windows as before the hierarchy
-    assert mase["sarimax"] < 0.85 and mase["sarimax"] < 0.8 * mase["seasonal_naive"]
+    # the regions with the indicators of the generating process and their paths: 0.832 with the recent-rate strike
+    # paths, 0.760 with the fitted tempo and harmonic climatology (seasonal naive 1.077; docs/results.md), the same
+    # year of windows as before the hierarchy; #9's target of 0.75 is not reached (docs/results.md says why)
+    assert mase["sarimax"] < 0.77 and mase["sarimax"] < 0.75 * mase["seasonal_naive"]
     backtest = pl.read_parquet(result.out_dir / "backtest.parquet")
     regions = backtest.filter(pl.col("unique_id") != "ukraine")
     calibration_only = regions.filter(pl.col("interval_note") == "calibration window")

@@ -116,10 +116,11 @@ def test_a_stale_complete_feed_is_not_read_as_zeros(workdir: Path) -> None:
     data = load_dataset(load_spec("spec.toml"))
     assert data.filled == {"launched_uav": 29, "launched_missile": 29}
     assert "strikes: not read as zeros after its last report 2025-01-02: the feed is stale" in data.warnings
-    assert (
-        "strikes: launched_uav, launched_missile have no data after 2025-01-02; their 29 days to the as-of "
-        "2025-01-31 are a nowcast by the baseline path"
-    ) in data.warnings
+    for column, path in (("launched_uav", "tempo"), ("launched_missile", "baseline")):  # the spec's [paths]
+        assert (
+            f"strikes: {column} has no data after 2025-01-02; its 29 days to the as-of 2025-01-31 are a nowcast by "
+            f"the {path} path"
+        ) in data.warnings
     assert _series(data.inputs, "launched_uav").filter(after)["launched_uav"].min() > 0
     last = pl.col("ds") == AS_OF
     for col in ("launched_uav_damage", "launched_missile_damage"):

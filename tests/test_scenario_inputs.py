@@ -191,9 +191,9 @@ def test_a_replay_in_the_base_paths_is_refused(workdir: Path) -> None:
     from experiments.inputs.spec import SpecError
 
     spec = (workdir / "spec.toml").read_text()
-    assert 'launched_uav = "baseline"' in spec
+    assert 'launched_uav = "tempo"' in spec
     (workdir / "spec.toml").write_text(
-        spec.replace('launched_uav = "baseline"', 'launched_uav = { path = "replay", start = 2024-12-01 }', 1)
+        spec.replace('launched_uav = "tempo"', 'launched_uav = { path = "replay", start = 2024-12-01 }', 1)
     )
     with pytest.raises(SpecError, match=r"key 'paths'.*replay is a what-if"):
         run_job("spec.toml", kind="forecast", track=False)

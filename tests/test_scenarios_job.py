@@ -125,7 +125,7 @@ def test_the_logged_model_forecasts_each_scenario_as_the_job_did(workdir: Path) 
         surge.data.params["path.launched_uav.path"] == "scaled"
         and surge.data.params["path.launched_uav.factor"] == "2.0"
     )
-    assert base.data.params["path.launched_uav"] == "baseline"
+    assert base.data.params["path.launched_uav"] == "tempo"
     job_surge = fc.filter(pl.col("scenario") == "surge")
     assert surge.data.metrics["sarimax.delta_mean"] == pytest.approx(job_surge["delta_mean"].mean())
     assert surge.data.metrics["sarimax.delta_mean"] > 0.5 and base.data.metrics["sarimax.delta_mean"] == 0.0
