@@ -75,7 +75,7 @@ bench-scenarios: install demo-data
 
 # the demo job end to end, as a second `make forecast` (fresh processes, stage times from the job's log)
 bench-job: install demo-data
-	$(PY) -m benchmarks.bench_job
+	$(PY) -m benchmarks.bench_job --baseline
 
 # throughput and peak memory over 1,000-20,000 series on serial / processes / Dask against statsforecast, and the
 # ingestion of a 10M-row Parquet file (about 20 min; --quick for a smoke run)

@@ -11,6 +11,9 @@ the job's own left over. The wall time includes interpreter start-up and imports
 own log lines (``data``, ``backtest``, ``forecast``, ``outputs``, ``tracking``: ``… in 12.3 s``). Writes
 ``benchmarks/results/job.json`` with the load average before and after (the machine is shared: compare runs made
 side by side only).
+
+``--baseline`` also runs, alternating with the spec, a copy whose ``[models.sarimax]`` says ``exact_ar1 = false``
+(statsmodels' numerical optimiser instead of the exact AR(1)-regression MLE), and records the ratio of the medians.
 """
 
 from __future__ import annotations
@@ -50,27 +53,51 @@ def one_run(spec: Path) -> dict[str, Any]:
     return {"wall_s": round(wall, 2), "stages_s": stages, "other_s": round(wall - sum(stages.values()), 2)}
 
 
+def _optimiser_spec(spec: Path, folder: Path) -> Path:
+    """A copy of ``spec`` (in ``folder``; its data paths stay relative to the repository) with SARIMAX fitted by
+    statsmodels' optimiser."""
+    text = spec.read_text()
+    if "[models.sarimax]\n" not in text:
+        raise SystemExit(f"{spec}: no [models.sarimax] table to compare")
+    out = folder / spec.name
+    out.write_text(text.replace("[models.sarimax]\n", "[models.sarimax]\nexact_ar1 = false\n", 1))
+    return out
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--spec", type=Path, default=REPO / "experiments" / "specs" / "demo.toml")
     parser.add_argument("--repeat", type=int, default=2)
     parser.add_argument("--out", type=Path, default=RESULTS)
+    parser.add_argument("--baseline", action="store_true", help="also run the spec with exact_ar1 = false")
     args = parser.parse_args(argv)
     load_before = os.getloadavg()
-    runs = []
-    for k in range(args.repeat):
-        runs.append(one_run(args.spec))
-        print(f"run {k + 1}: {runs[-1]['wall_s']:.1f} s {runs[-1]['stages_s']}", flush=True)
-    walls = sorted(r["wall_s"] for r in runs)
+    specs = {"spec": args.spec}
+    with tempfile.TemporaryDirectory(prefix="gridcast-bench-job-spec-") as tmp:
+        if args.baseline:
+            specs["statsmodels_optimiser"] = _optimiser_spec(args.spec, Path(tmp))
+        runs: dict[str, list[dict[str, Any]]] = {name: [] for name in specs}
+        for k in range(args.repeat):
+            for name, spec in specs.items():
+                runs[name].append(one_run(spec))
+                print(f"run {k + 1} {name}: {runs[name][-1]['wall_s']:.1f} s {runs[name][-1]['stages_s']}", flush=True)
+    medians = {name: sorted(r["wall_s"] for r in rs)[len(rs) // 2] for name, rs in runs.items()}
     record = {
         "spec": str(args.spec.relative_to(REPO)) if args.spec.is_relative_to(REPO) else str(args.spec),
         "scenarios": ["baseline", *SCENARIOS],
-        "runs": runs,
-        "median_wall_s": walls[len(walls) // 2],
+        "runs": runs["spec"],
+        "median_wall_s": medians["spec"],
         "load_before": [round(v, 2) for v in load_before],
         "load_after": [round(v, 2) for v in os.getloadavg()],
         "cores": os.cpu_count(),
     }
+    if args.baseline:
+        record["statsmodels_optimiser"] = {
+            "runs": runs["statsmodels_optimiser"],
+            "median_wall_s": medians["statsmodels_optimiser"],
+            "ratio": round(medians["statsmodels_optimiser"] / medians["spec"], 2),
+        }
+        print(f"statsmodels' optimiser: median {medians['statsmodels_optimiser']:.1f} s", flush=True)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(record, indent=1) + "\n")
     print(f"median wall {record['median_wall_s']:.1f} s over {args.repeat} runs; {args.out}")

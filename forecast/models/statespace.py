@@ -62,6 +62,11 @@ class SarimaxConfig(BaseModel):
     enforce_invertibility: StrictBool = True
     maxiter: StrictInt = Field(default=50, ge=1, description="optimizer iterations (statsmodels' default: 50)")
     scale: StrictBool = Field(default=True, description="fit y / scale_ (see Sarimax) and scale the forecast back")
+    exact_ar1: StrictBool = Field(
+        default=True,
+        description="order (1, 0, 0), no seasonal part, trend 'c' or 'n': the exact MLE by profiling phi "
+        "(forecast.models.ar1_regression) instead of statsmodels' optimiser; the same likelihood",
+    )
     auto_order: StrictBool = False
     max_p: StrictInt = Field(default=3, ge=0)
     max_q: StrictInt = Field(default=3, ge=0)
@@ -166,8 +171,26 @@ class Sarimax(Forecaster):
                 enforce_stationarity=cfg.enforce_stationarity,
                 enforce_invertibility=cfg.enforce_invertibility,
             )
+            if self._exact_ar1(orders):
+                from forecast.models.ar1_regression import fit_ar1_regression  # numba and scipy: only when used
+
+                fit = fit_ar1_regression(y, X, intercept=cfg.resolved_trend == "c")
+                const = [fit.intercept] if cfg.resolved_trend == "c" else []
+                params = np.array([*const, *fit.beta, fit.phi, fit.sigma2])
+                return model, model.smooth(params, cov_type="none")
             res = model.fit(disp=False, maxiter=cfg.maxiter)
         return model, res
+
+    def _exact_ar1(self, orders: Orders) -> bool:
+        """Whether the exact AR(1)-regression MLE applies (:mod:`~forecast.models.ar1_regression`)."""
+        cfg = self.config
+        return (
+            cfg.exact_ar1
+            and cfg.enforce_stationarity
+            and orders[0] == (1, 0, 0)
+            and orders[1][:3] == (0, 0, 0)
+            and cfg.resolved_trend in ("c", "n")
+        )
 
     def _neighbours(self, orders: Orders) -> list[Orders]:
         cfg = self.config
@@ -238,7 +261,7 @@ class Sarimax(Forecaster):
             orders = (self.config.order, self.config.seasonal_order)
             model, res = self._fit_orders(ys, X, orders)
         self.order_, self.seasonal_order_ = orders
-        if not res.mle_retvals.get("converged", True):
+        if not (getattr(res, "mle_retvals", None) or {}).get("converged", True):
             self.fit_warnings_.append("optimizer did not converge")
         self.params_ = unscale_params(_params(model, res), self.scale_)
         self._result = res
@@ -322,7 +345,7 @@ class UnobservedComponents(Forecaster):
         with quiet(self.fit_warnings_):
             model = UC(y, **kwargs)
             res = model.fit(disp=False, maxiter=cfg.maxiter)
-        if not res.mle_retvals.get("converged", True):
+        if not (getattr(res, "mle_retvals", None) or {}).get("converged", True):
             self.fit_warnings_.append("optimizer did not converge")
         self.params_ = _params(model, res)
         self._result = res
