@@ -215,11 +215,14 @@ def conformal_intervals(
     widths = None if spread is None else half_widths(fc, spread, tr)
     calib, factors = _calibration_sets(scores, fc, widths)
     all_levels = sorted(set(levels) | {lv for q in qs if (lv := quantile_level(q)) is not None})
-    lo_z: dict[int, list[pl.Series]] = {lv: [] for lv in all_levels}
-    hi_z: dict[int, list[pl.Series]] = {lv: [] for lv in all_levels}
-    p_ex: dict[float, list[pl.Series]] = {c: [] for c in cs}
-    orders: list[pl.Series] = []
-    for (m, st), part in fc.partition_by(MODEL, STEP, as_dict=True).items():
+    # numpy throughout the loop: one (model, step) group per pass, scattered back by row position
+    n = fc.height
+    centers = tr.forward(fc.get_column(MEAN).cast(pl.Float64).fill_nan(None).to_numpy())
+    lo_z = {lv: np.full(n, np.nan) for lv in all_levels}
+    hi_z = {lv: np.full(n, np.nan) for lv in all_levels}
+    p_ex = {c: np.full(n, np.nan) for c in cs}
+    for m, st, rows in fc.group_by(MODEL, STEP, maintain_order=True).agg(pl.col(_ORDER)).iter_rows():
+        idx = np.asarray(rows, dtype=np.int64)
         pooled = (m, None) in calib
         s = calib.get((m, None) if pooled else (m, st))
         if pooled and (m, st) not in factors:
@@ -227,11 +230,10 @@ def conformal_intervals(
         if s is None and too_few == "raise":
             raise ValueError(f"conformal: no calibration residuals for model {m!r} at step {st}")
         s = np.empty(0) if s is None else s
-        center = tr.forward(part.get_column(MEAN).cast(pl.Float64).fill_nan(None).to_numpy())
+        center = centers[idx]
         scale = None
         if pooled and widths is not None and s.size:
-            scale = widths[part.get_column(_ORDER).to_numpy()] * factors[(m, st)]
-        orders.append(part.get_column(_ORDER))
+            scale = widths[idx] * factors[(m, st)]
         for lv in all_levels:
             try:
                 half = conformal_quantile(s, lv) * (1.0 if scale is None else scale)
@@ -239,18 +241,14 @@ def conformal_intervals(
                 if too_few == "raise":
                     raise ValueError(f"conformal: model {m!r}, step {st}: {exc}") from None
                 half = np.nan
-            lo_z[lv].append(pl.Series(center - half))
-            hi_z[lv].append(pl.Series(center + half))
-        nothing = {c: np.full(center.shape, np.nan) for c in cs}
-        for c, p in (_exceedance(center, scale, s, cs, tr) if s.size else nothing).items():
-            p_ex[c].append(pl.Series(np.where(np.isnan(center), np.nan, p)))
-    order = pl.concat(orders).arg_sort()
+            lo_z[lv][idx] = center - half
+            hi_z[lv][idx] = center + half
+        if s.size:
+            for c, p in _exceedance(center, scale, s, cs, tr).items():
+                p_ex[c][idx] = np.where(np.isnan(center), np.nan, p)
 
-    def gather(parts: list[pl.Series]) -> np.ndarray:
-        return pl.concat(parts).gather(order).to_numpy()
-
-    lows = {lv: tr.inverse(gather(lo_z[lv])) for lv in all_levels}
-    highs = {lv: tr.inverse(gather(hi_z[lv])) for lv in all_levels}
+    lows = {lv: tr.inverse(lo_z[lv]) for lv in all_levels}
+    highs = {lv: tr.inverse(hi_z[lv]) for lv in all_levels}
     mean = tr.clip(fc.get_column(MEAN).cast(pl.Float64).fill_nan(None).to_numpy())
     new: dict[str, np.ndarray] = {}
     for lv in levels:
@@ -259,11 +257,11 @@ def conformal_intervals(
         lv = quantile_level(q)
         new[q_col(q)] = mean if lv is None else (lows[lv] if q < 0.5 else highs[lv])
     for c in cs:
-        new[p_exceed_col(c)] = gather(p_ex[c])
+        new[p_exceed_col(c)] = p_ex[c]
     keep = [c for c in forecast_df.columns if not c.startswith(_PREFIXES) and c != INTERVAL_NOTE]
     at = keep.index(MEAN) + 1
     out = forecast_df.select(keep).with_columns(
-        pl.Series(name, values, dtype=pl.Float64).fill_nan(None) for name, values in new.items()
+        pl.Series(name, values, dtype=pl.Float64, nan_to_null=True) for name, values in new.items()
     )
     return out.select(*keep[:at], *new, *keep[at:])
 

@@ -143,9 +143,10 @@ class InputPathProvider:
         for uid, past, part in self._series(hist, fut):
             ds = past.get_column(DS).to_numpy()
             fds = part.get_column(DS).to_numpy()
+            # to_numpy gives NaN for nulls; numpy from here on (a Series method is a small query each)
             values = {
                 c: self.path_of(c).extend(
-                    ds, past.get_column(c).cast(pl.Float64).fill_null(np.nan).to_numpy(), fds, self.season_length
+                    ds, np.asarray(past.get_column(c).to_numpy(), dtype=np.float64), fds, self.season_length
                 )
                 for c in self.raw
             }
