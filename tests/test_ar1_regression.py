@@ -100,3 +100,26 @@ def test_other_orders_keep_statsmodels_optimiser() -> None:
     assert not model._exact_ar1(((2, 0, 0), (0, 0, 0, 0)))
     assert not model._exact_ar1(((1, 0, 0), (1, 0, 0, 7)))
     assert Sarimax(order=(1, 0, 0), trend="c")._exact_ar1(((1, 0, 0), (0, 0, 0, 0)))
+
+
+@pytest.mark.parametrize("trailing_gap", [0, 3])
+def test_the_closed_form_forecast_is_statsmodels_kalman_filter(trailing_gap: int) -> None:
+    """Predictions of the exact path (closed form) equal statsmodels' filter at the same parameters: after the
+    fit, with missing last periods, and after an update on a longer history."""
+    y, X = _series(9)
+    n, h = 300, 10
+    y = y.copy()
+    if trailing_gap:
+        y[n - trailing_gap : n] = np.nan
+    model = Sarimax(order=(1, 0, 0), trend="c").fit(y[:n], X[:n])
+    for length in (n, n + 40):
+        if length > n:
+            model.update(y[:length], X[:length])
+        got = model.predict(h, X[length : length + h], level=(80, 95))
+        sm = model._result.get_forecast(h, exog=X[length : length + h])  # built at the same parameters
+        s = model.scale_
+        np.testing.assert_allclose(got.mean, np.asarray(sm.predicted_mean) * s, rtol=1e-10, atol=1e-10)
+        for lv in (80, 95):
+            ci = np.asarray(sm.conf_int(alpha=1 - lv / 100)) * s
+            np.testing.assert_allclose(got.lower[lv], ci[:, 0], rtol=1e-10, atol=1e-10)
+            np.testing.assert_allclose(got.upper[lv], ci[:, 1], rtol=1e-10, atol=1e-10)

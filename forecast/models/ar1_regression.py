@@ -103,3 +103,36 @@ def fit_ar1_regression(y: np.ndarray, X: np.ndarray | None, *, intercept: bool) 
     mu = float(gamma[0]) if intercept else 0.0
     beta = np.asarray(gamma[1:] if intercept else gamma, dtype=np.float64)
     return Ar1Fit(phi, mu * (1.0 - phi), beta, ssr / t.size, float(llf))
+
+
+@dataclass(frozen=True)
+class Ar1State:
+    """A fitted AR(1) regression at the end of a history: ``u_last`` = y_s − x_s·β at the last observed period s,
+    ``since`` = periods from s to the end of the history (0 when the last period is observed)."""
+
+    fit: Ar1Fit
+    u_last: float
+    since: int
+
+    @classmethod
+    def at_end(cls, fit: Ar1Fit, y: np.ndarray, X: np.ndarray | None) -> Ar1State:
+        """The state after filtering ``y`` (NaN = missing) with ``fit``'s parameters: the AR(1) error is observed
+        exactly wherever ``y`` is (no measurement noise), so only the last observed period matters."""
+        seen = np.flatnonzero(~np.isnan(y))
+        if seen.size == 0:
+            raise ValueError("AR(1) regression: no observed value to filter")
+        s = int(seen[-1])
+        xb = 0.0 if X is None else float(np.asarray(X, dtype=np.float64).reshape(y.size, -1)[s] @ fit.beta)
+        return cls(fit, float(y[s]) - xb, y.size - 1 - s)
+
+    def forecast(self, h: int, X_future: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+        """Mean and standard deviation of y at the next ``h`` periods (the Kalman filter's forecast, in closed
+        form): with d = since + j, ``E = x·β + μ + φᵈ·(u_last − μ)`` and ``Var = σ²·(1 − φ²ᵈ) / (1 − φ²)``, μ =
+        c / (1 − φ)."""
+        f = self.fit
+        phi, mu = f.phi, f.intercept / (1.0 - f.phi)
+        power = phi ** (self.since + np.arange(1, h + 1, dtype=np.float64))
+        xb = np.zeros(h) if X_future is None else np.asarray(X_future, dtype=np.float64).reshape(h, -1) @ f.beta
+        mean = xb + mu + power * (self.u_last - mu)
+        var = f.sigma2 * (1.0 - power * power) / (1.0 - phi * phi)
+        return mean, np.sqrt(var)

@@ -157,12 +157,12 @@ class Sarimax(Forecaster):
     config_cls = SarimaxConfig
     config: SarimaxConfig
 
-    def _fit_orders(self, y: np.ndarray, X: np.ndarray | None, orders: Orders) -> tuple[Any, Any]:
+    def _sarimax(self, y: np.ndarray, X: np.ndarray | None, orders: Orders) -> Any:
         from statsmodels.tsa.statespace.sarimax import SARIMAX  # slow import: only when used
 
         cfg = self.config
         with quiet(self.fit_warnings_):
-            model = SARIMAX(
+            return SARIMAX(
                 y,
                 exog=X,
                 order=orders[0],
@@ -171,15 +171,51 @@ class Sarimax(Forecaster):
                 enforce_stationarity=cfg.enforce_stationarity,
                 enforce_invertibility=cfg.enforce_invertibility,
             )
-            if self._exact_ar1(orders):
+
+    def _fit_orders(self, y: np.ndarray, X: np.ndarray | None, orders: Orders) -> tuple[Any, Any]:
+        model = self._sarimax(y, X, orders)
+        with quiet(self.fit_warnings_):
+            if self._exact_ar1(orders):  # a candidate of the order search
                 from forecast.models.ar1_regression import fit_ar1_regression  # numba and scipy: only when used
 
-                fit = fit_ar1_regression(y, X, intercept=cfg.resolved_trend == "c")
-                const = [fit.intercept] if cfg.resolved_trend == "c" else []
-                params = np.array([*const, *fit.beta, fit.phi, fit.sigma2])
+                params = self._ar1_params(fit_ar1_regression(y, X, intercept=self.config.resolved_trend == "c"))
                 return model, model.smooth(params, cov_type="none")
-            res = model.fit(disp=False, maxiter=cfg.maxiter)
-        return model, res
+            return model, model.fit(disp=False, maxiter=self.config.maxiter)
+
+    def _ar1_params(self, fit: Any) -> np.ndarray:
+        """An :class:`~forecast.models.ar1_regression.Ar1Fit` as statsmodels' parameter vector."""
+        const = [fit.intercept] if self.config.resolved_trend == "c" else []
+        return np.array([*const, *fit.beta, fit.phi, fit.sigma2])
+
+    def _fit_exact(self, ys: np.ndarray, X: np.ndarray | None, orders: Orders) -> None:
+        """The exact AR(1) fit, its state kept for closed-form forecasts; statsmodels' results are built only when
+        asked for (:attr:`_result`)."""
+        from forecast.models.ar1_regression import Ar1State, fit_ar1_regression
+
+        fit = fit_ar1_regression(ys, X, intercept=self.config.resolved_trend == "c")
+        self.order_, self.seasonal_order_ = orders
+        names = self._sarimax(ys, X, orders).param_names
+        self.params_ = unscale_params(dict(zip(names, self._ar1_params(fit).tolist(), strict=True)), self.scale_)
+        self._sm_result = None
+        self._history = (ys, X)
+        self._ar1 = Ar1State.at_end(fit, ys, X)
+
+    @property
+    def _result(self) -> Any:
+        """statsmodels' results of the fit; for the exact AR(1) path built on first use from its parameters and
+        history (the same model, so the same forecasts as the closed form)."""
+        if getattr(self, "_ar1", None) is None:
+            return self.__dict__.get("_sm_result", self.__dict__.get("_result"))  # (a model pickled before)
+        if self._sm_result is None:
+            ys, X = self._history
+            with quiet(self.fit_warnings_):
+                model = self._sarimax(ys, X, (self.order_, self.seasonal_order_))
+                self._sm_result = model.smooth(self._ar1_params(self._ar1.fit), cov_type="none")
+        return self._sm_result
+
+    @_result.setter
+    def _result(self, value: Any) -> None:
+        self._sm_result, self._ar1 = value, None
 
     def _exact_ar1(self, orders: Orders) -> bool:
         """Whether the exact AR(1)-regression MLE applies (:mod:`~forecast.models.ar1_regression`)."""
@@ -255,6 +291,10 @@ class Sarimax(Forecaster):
     def _fit(self, y: np.ndarray, X: np.ndarray | None) -> None:
         self.scale_ = y_scale(y) if self.config.scale else 1.0
         ys = y / self.scale_
+        start: Orders = (self.config.order, self.config.seasonal_order)
+        if not self.config.auto_order and self._exact_ar1(start):
+            self._fit_exact(ys, X, start)
+            return
         if self.config.auto_order:
             orders, model, res = self._search(ys, X)
         else:
@@ -268,13 +308,25 @@ class Sarimax(Forecaster):
 
     def _update(self, y: np.ndarray, X: np.ndarray | None) -> None:
         """Re-run the Kalman filter on the new history with the fitted parameters (no re-estimation)."""
+        if getattr(self, "_ar1", None) is not None:
+            ys = y / self.scale_
+            self._history, self._sm_result = (ys, X), None
+            self._ar1 = type(self._ar1).at_end(self._ar1.fit, ys, X)
+            return
         with quiet(self.fit_warnings_):
             self._result = self._result.apply(y / self.scale_, exog=X, refit=False)
 
     def _predict(self, h: int, X_future: np.ndarray | None, level: tuple[int, ...]) -> Prediction:
         self.predict_warnings_: list[str] = []
-        with quiet(self.predict_warnings_):
-            pred = _state_space_forecast(self._result, h, X_future, level)
+        if getattr(self, "_ar1", None) is not None:
+            from scipy.special import ndtri  # statsmodels' conf_int: norm.ppf(1 − α/2), i.e. ndtri
+
+            mean, sd = self._ar1.forecast(h, X_future)
+            z = {lv: float(ndtri(1.0 - (1.0 - lv / 100.0) / 2.0)) for lv in level}
+            pred = Prediction(mean, {lv: mean - z[lv] * sd for lv in level}, {lv: mean + z[lv] * sd for lv in level})
+        else:
+            with quiet(self.predict_warnings_):
+                pred = _state_space_forecast(self._result, h, X_future, level)
         s = self.scale_
         return Prediction(
             pred.mean * s, {lv: v * s for lv, v in pred.lower.items()}, {lv: v * s for lv, v in pred.upper.items()}
