@@ -25,6 +25,7 @@ from features.indicators.definition import (
     validate_indicator_specs,
 )
 from features.indicators.grouped import GroupedArray, column_values, group_indptr, to_series
+from features.indicators.kernels import counting_nan, nan_free, parallel_map
 
 __all__ = ["add_indicators", "compute_indicator"]
 
@@ -74,23 +75,26 @@ def add_indicators(
         return frame
     indptr = group_indptr(frame, id_col, ds_col=ds_col)
     arrays: dict[str, np.ndarray] = {}  # inputs read so far and outputs made so far (NaN for missing)
-    new: list[pl.Series] = []
-    for i, spec in enumerate(resolved):
-        label = f"features[{i}] ({spec.name})"
-        if spec.output in frame.columns:  # duplicates among the specs are rejected by validation
-            raise DataError(
-                _SOURCE,
-                f"{label}: output column already exists",
-                column=spec.output,
-                expected="a new column name (set output=...)",
-            )
-        inputs = {
-            name: GroupedArray(_input(frame, arrays, spec.params[name], f"{label}.{name}"), indptr)
-            for name in INDICATORS[spec.name].column_params
-        }
-        result = compute_indicator(spec, inputs)
-        arrays[spec.output] = result
-        new.append(to_series(spec.output, result))
+    outputs: list[tuple[str, bool]] = []  # (name, written without NaN)
+    with counting_nan():  # the kernels report whether they wrote a NaN (nan_free)
+        for i, spec in enumerate(resolved):
+            label = f"features[{i}] ({spec.name})"
+            if spec.output in frame.columns:  # duplicates among the specs are rejected by validation
+                raise DataError(
+                    _SOURCE,
+                    f"{label}: output column already exists",
+                    column=spec.output,
+                    expected="a new column name (set output=...)",
+                )
+            inputs = {
+                name: GroupedArray(_input(frame, arrays, spec.params[name], f"{label}.{name}"), indptr)
+                for name in INDICATORS[spec.name].column_params
+            }
+            arrays[spec.output] = result = compute_indicator(spec, inputs)
+            outputs.append((spec.output, nan_free(result)))
+    # NaN → null for every output at once, on the kernels' threads for a large frame (Polars scans an array for NaN
+    # without the GIL, about 7 ms per 10M rows; skipped for results the kernels wrote without NaN)
+    new = parallel_map(lambda o: to_series(o[0], arrays[o[0]], nan_free=o[1]), outputs, frame.height)
     return frame.with_columns(new)
 
 

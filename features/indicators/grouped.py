@@ -127,11 +127,19 @@ def group_indptr(frame: pl.DataFrame, id_col: str = ID, *, ds_col: str | None = 
     if ids.null_count():
         rows = (np.flatnonzero(ids.is_null().to_numpy()) + 1).tolist()
         raise DataError(_SOURCE, "null series id", column=id_col, rows=rows, expected="no nulls")
-    # run starts: rows whose id differs from the previous row's (exact comparison; faster than Series.rle here)
-    starts = (ids != ids.shift(1)).fill_null(True).arg_true().cast(pl.Int64).to_numpy()
-    indptr = np.empty(starts.size + 1, dtype=np.int64)
-    indptr[:-1] = starts
-    indptr[-1] = ids.len()
+    n = ids.len()
+    # run starts: row 0 and the rows whose id differs from the previous row's (exact comparison of the column with
+    # itself one row later: no copy; faster than Series.rle here), in pieces on the kernels' threads for a large
+    # frame (Polars compares without the GIL: 40 ms → 20 ms for 10M ids on 2 threads)
+    from features.indicators.kernels._run import PARALLEL_MIN_ROWS, parallel_map  # here: kernels.api imports us
+
+    pieces = _PIECES if n >= PARALLEL_MIN_ROWS else 1
+    cuts = [1 + max(n - 1, 0) * k // pieces for k in range(pieces + 1)]  # rows 1 .. n − 1
+    found = parallel_map(lambda k: _id_changes(ids, cuts[k], cuts[k + 1]), range(pieces), n)
+    indptr = np.empty(sum(f.size for f in found) + (2 if n else 1), dtype=np.int64)
+    indptr[0] = 0
+    indptr[1:-1] = np.concatenate(found)
+    indptr[-1] = n
     run_ids = ids.gather(indptr[:-1])
     repeated = run_ids.is_duplicated().to_numpy()
     if repeated.any():
@@ -148,6 +156,17 @@ def group_indptr(frame: pl.DataFrame, id_col: str = ID, *, ds_col: str | None = 
     return indptr
 
 
+_PIECES = 4
+"""Pieces of a large id column compared in parallel (a few per thread, so a thread held back costs little)."""
+
+
+def _id_changes(ids: pl.Series, a: int, b: int) -> np.ndarray:
+    """Rows ``a ≤ k < b`` (``a ≥ 1``) whose id differs from row ``k − 1``'s, as int64."""
+    if b <= a:
+        return np.empty(0, dtype=np.int64)
+    return (ids.slice(a, b - a) != ids.slice(a - 1, b - a)).arg_true().cast(pl.Int64).to_numpy() + a
+
+
 def column_values(frame: pl.DataFrame, column: str) -> np.ndarray:
     """``frame[column]`` as a 1-D float numpy array: nulls → NaN, zero copy where Polars allows it."""
     _require(frame, column)
@@ -159,9 +178,13 @@ def column_values(frame: pl.DataFrame, column: str) -> np.ndarray:
     return series.to_numpy()
 
 
-def to_series(name: str, values: np.ndarray) -> pl.Series:
+def to_series(name: str, values: np.ndarray, *, nan_free: bool = False) -> pl.Series:
     """A kernel result back as a Float64 Polars column: NaN → null (a validity mask is built; the float64 values
-    are not copied). Float32 results are widened to Float64 (a copy)."""
+    are not copied). Float32 results are widened to Float64 (a copy). ``nan_free=True`` says that ``values`` holds
+    no NaN (as the kernels report it): a float64 array then goes to Polars as it is, without Polars' scan for NaN
+    (about 7 ms per 10M values)."""
+    if nan_free and values.dtype == np.float64:
+        return pl.Series(name, values)
     series = pl.Series(name, values, nan_to_null=True)
     return series if series.dtype == pl.Float64 else series.cast(pl.Float64)
 

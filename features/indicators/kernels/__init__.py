@@ -40,7 +40,14 @@ from typing import Any
 import numpy as np
 
 from features.indicators.kernels._jit import NUMBA_ENABLED
-from features.indicators.kernels._run import N_PARAMS, set_threads, threads
+from features.indicators.kernels._run import (
+    N_PARAMS,
+    counting_nan,
+    nan_free,
+    parallel_map,
+    set_threads,
+    threads,
+)
 from features.indicators.kernels.api import (
     ENTRY_POINTS,
     HDD_BASE_C,
@@ -61,8 +68,11 @@ __all__ = [
     "HDD_THRESHOLD_C",
     "NUMBA_ENABLED",
     "OPS",
+    "counting_nan",
     "decay_factor",
     "ewm_alpha",
+    "nan_free",
+    "parallel_map",
     "run_op",
     "set_threads",
     "start_warmup",
@@ -71,7 +81,7 @@ __all__ = [
     *ENTRY_POINTS,
 ]
 
-DRIVERS: dict[str, Callable[..., None]] = {table.shape: table.driver for table in TABLES}
+DRIVERS: dict[str, Callable[..., bool]] = {table.shape: table.driver for table in TABLES}
 """The compiled functions: one per shape (name → numba dispatcher, or plain function without numba)."""
 
 
@@ -126,7 +136,7 @@ class _WarmupThread(threading.Thread):
 def start_warmup() -> threading.Thread:
     """Start :func:`warmup` in a daemon thread and return it; its ``report`` attribute holds the result once done.
 
-    For jobs that read their inputs first: numba's start-up (about 0.5 s even with a warm cache) then overlaps the
+    For jobs that read their inputs first: numba's start-up (about 0.2 s even with a warm cache) then overlaps the
     file reading (Polars releases the GIL while parsing). Join the thread before forking a process pool: a fork
     taken while numba holds its compiler lock would leave the child waiting on it.
     """

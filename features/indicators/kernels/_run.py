@@ -2,8 +2,8 @@
 
 Every driver has the one signature ``driver(op, x, y, indptr, g0, g1, p, out)`` with ``x``/``y`` read-only
 C-contiguous float64, ``indptr`` writable int64, ``p`` float64 parameters (:data:`N_PARAMS` of them) and ``out``
-writable float64. Keeping to that single signature means each driver is compiled (or loaded from the cache) exactly
-once per process:
+writable float64; it returns whether it wrote no NaN into ``out`` (:func:`nan_free`). Keeping to that single
+signature means each driver is compiled (or loaded from the cache) exactly once per process:
 
 - float64 inputs are passed as read-only views (a writable array would be a second numba type);
 - float32 inputs are widened chunk by chunk (at most :data:`CHUNK_ROWS` rows, whole groups) into float64 scratch,
@@ -23,14 +23,19 @@ from __future__ import annotations
 import itertools
 import os
 import threading
-from collections.abc import Callable, Sequence
+import weakref
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from typing import TypeVar
 
 import numpy as np
 
 from features.indicators.kernels._jit import NUMBA_ENABLED
 
-Driver = Callable[..., None]
+Driver = Callable[..., bool]
+T = TypeVar("T")
+R = TypeVar("R")
 
 N_PARAMS = 4
 """Length of the drivers' parameter vector ``p`` (unused entries are 0)."""
@@ -87,14 +92,24 @@ def run(driver: Driver, op: int, x: np.ndarray, y: np.ndarray | None, indptr: np
     n_groups = indptr.size - 1
     workers = threads() if NUMBA_ENABLED and x.size >= PARALLEL_MIN_ROWS else 1
 
+    nan_seen: list[bool] = []  # a chunk whose driver call wrote a NaN appends (list.append is atomic)
+    counting = getattr(_COUNTING, "on", False)
+    if not counting:  # the drivers' convention: a negative op code (~op) asks for no NaN count
+        op = ~op
+
     if dtype == np.float64:
         xr = _readonly(x)
         yr = xr if y is None else _readonly(y)
+
+        def direct(g: tuple[int, int]) -> None:
+            if not driver(op, xr, yr, indptr, g[0], g[1], p, out):
+                nan_seen.append(True)
+
         if workers == 1:
-            driver(op, xr, yr, indptr, 0, n_groups, p, out)
-            return out
-        tasks = _split(indptr, max(x.size / (workers * TASKS_PER_THREAD), MIN_TASK_ROWS))
-        _map(lambda g: driver(op, xr, yr, indptr, g[0], g[1], p, out), tasks, workers)
+            direct((0, n_groups))
+        else:
+            _map(direct, _split(indptr, max(x.size / (workers * TASKS_PER_THREAD), MIN_TASK_ROWS)), workers)
+        _LAST.result = weakref.ref(out), counting and not nan_seen
         return out
 
     def widened(g: tuple[int, int]) -> None:
@@ -103,11 +118,38 @@ def run(driver: Driver, op: int, x: np.ndarray, y: np.ndarray | None, indptr: np
         xs = _readonly(x[a:b].astype(np.float64))
         ys = xs if y is None else _readonly(y[a:b].astype(np.float64))
         scratch = np.empty(b - a, dtype=np.float64)
-        driver(op, xs, ys, indptr[g0 : g1 + 1] - a, 0, g1 - g0, p, scratch)
-        out[a:b] = scratch
+        if not driver(op, xs, ys, indptr[g0 : g1 + 1] - a, 0, g1 - g0, p, scratch):
+            nan_seen.append(True)
+        out[a:b] = scratch  # narrowing float64 to float32 makes no NaN
 
     _map(widened, _split(indptr, CHUNK_ROWS), workers)
+    _LAST.result = weakref.ref(out), counting and not nan_seen
     return out
+
+
+_LAST = threading.local()
+_COUNTING = threading.local()
+
+
+@contextmanager
+def counting_nan() -> Iterator[None]:
+    """Within the block, kernel runs in this thread count the NaN they write, for :func:`nan_free` (a vectorised pass
+    over each group while it is in cache, until the first NaN: about 1.5 ms per 10M rows without one, against
+    Polars' own scan, 6 ms; ``add_indicators`` hands NaN-free results to Polars without that scan). Outside, the
+    drivers skip the count."""
+    previous = getattr(_COUNTING, "on", False)
+    _COUNTING.on = True
+    try:
+        yield
+    finally:
+        _COUNTING.on = previous
+
+
+def nan_free(values: np.ndarray) -> bool:
+    """Whether ``values`` is the array that the last :func:`run` in this thread returned, inside
+    :func:`counting_nan`, and its kernels wrote no NaN into it. ``False`` when unknown."""
+    last = getattr(_LAST, "result", None)
+    return last is not None and last[0]() is values and last[1]
 
 
 def _readonly(a: np.ndarray) -> np.ndarray:
@@ -127,9 +169,10 @@ def _split(indptr: np.ndarray, rows: float) -> list[tuple[int, int]]:
     return [(int(a), int(b)) for a, b in itertools.pairwise(cuts) if b > a]
 
 
-def _map(fn: Callable[[tuple[int, int]], None], chunks: list[tuple[int, int]], workers: int) -> None:
+def _map(fn: Callable[[T], None], chunks: Sequence[T], workers: int) -> None:
     """``fn`` on every chunk: in the caller alone, or on ``workers`` threads (the caller and ``workers − 1`` pool
-    threads) that each take the next chunk left until none is (``next`` on a list iterator is atomic under the GIL)."""
+    threads) that each take the next chunk left until none is (``next`` on a list iterator is atomic under the GIL).
+    Also used for other work that releases the GIL (:func:`parallel_map`)."""
     if workers <= 1 or len(chunks) <= 1:
         for chunk in chunks:
             fn(chunk)
@@ -146,6 +189,19 @@ def _map(fn: Callable[[tuple[int, int]], None], chunks: list[tuple[int, int]], w
     finally:
         for helper in helpers:
             helper.result()
+
+
+def parallel_map(fn: Callable[[T], R], items: Sequence[T], rows: int) -> list[R]:
+    """``[fn(item) for item in items]`` in order; on the kernels' threads (:func:`threads`) when each item covers
+    ``rows`` ≥ :data:`PARALLEL_MIN_ROWS` rows (worth it only for work that releases the GIL, e.g. Polars building a
+    column from a large array)."""
+    results: list[R | None] = [None] * len(items)
+
+    def one(i: int) -> None:
+        results[i] = fn(items[i])
+
+    _map(one, range(len(items)), threads() if NUMBA_ENABLED and rows >= PARALLEL_MIN_ROWS else 1)
+    return results  # type: ignore[return-value]  # every slot is filled
 
 
 _POOL: tuple[int, int, ThreadPoolExecutor] | None = None

@@ -322,30 +322,57 @@ def _extreme_without_nan(x: np.ndarray, window: int, min_periods: int, sign: flo
 
 @kernel
 def event_count_1d(
-    x: np.ndarray, y: np.ndarray, window: int, min_periods: int, level: float, freeze_thaw: bool, out: np.ndarray
+    x: np.ndarray, y: np.ndarray, window: int, min_periods: int, above: float, below: float, out: np.ndarray
 ) -> None:
-    """Number of event periods in the window, for two events (one kernel, compiled once):
+    """Number of event periods in the window; a period is an event when ``y > above`` and not ``x ≥ below``
+    (one kernel, compiled once, for two events):
 
-    - burst (``freeze_thaw=False``): ``x > level`` (``y`` unused);
-    - freeze–thaw (``freeze_thaw=True``): ``x < 0 < y`` with ``x = t_min``, ``y = t_max`` (°C).
+    - burst: ``s > level`` (``x = y = s``, ``above = level``, ``below = NaN``: ``x ≥ NaN`` is never true);
+    - freeze–thaw: ``t_min < 0 < t_max`` (``x = t_min``, ``y = t_max``, °C; ``above = below = 0``).
 
     NaN: skip (a period missing an input is no event and does not count towards ``min_periods``; NaN below it).
-    Units: periods.
+    Inputs without NaN take :func:`_events_without_nan` (same counts). Units: periods.
     """
+    if _events_without_nan(x, y, window, min_periods, above, below, out):
+        return
     valid = 0
     hits = 0
     for i in range(x.size):
         lo, hi = x[i], y[i]
-        if not (math.isnan(lo) or (freeze_thaw and math.isnan(hi))):
+        # `&` and `not`, no `and`: random events defeat branch prediction (1.7x slower measured)
+        if not (math.isnan(lo) or math.isnan(hi)):
             valid += 1
-            # `&` and a select, not `and`/chained `<`: random events defeat branch prediction (1.7x slower measured)
-            hits += ((lo < 0.0) & (hi > 0.0)) if freeze_thaw else (lo > level)
+            hits += (hi > above) & (not lo >= below)
         if i >= window:
             lo, hi = x[i - window], y[i - window]
-            if not (math.isnan(lo) or (freeze_thaw and math.isnan(hi))):
+            if not (math.isnan(lo) or math.isnan(hi)):
                 valid -= 1
-                hits -= ((lo < 0.0) & (hi > 0.0)) if freeze_thaw else (lo > level)
+                hits -= (hi > above) & (not lo >= below)
         out[i] = hits if valid >= min_periods else np.nan
+
+
+@fast_path
+def _events_without_nan(
+    x: np.ndarray, y: np.ndarray, window: int, min_periods: int, above: float, below: float, out: np.ndarray
+) -> bool:
+    """:func:`event_count_1d` for inputs without NaN (every window's count of valid periods is ``min(t + 1, w)``):
+    the event flags into ``out`` (a pass without a dependency chain), then the window sums over them, each leaving
+    flag recomputed from the inputs (``out`` holds sums there by then). Counts are exact integers, so the same
+    numbers. Returns ``False`` (``out`` unfinished) when an input holds a NaN: about twice as fast otherwise."""
+    bad = False
+    for i in range(x.size):
+        bad |= math.isnan(x[i]) | math.isnan(y[i])
+        out[i] = 1.0 if (y[i] > above) & (not x[i] >= below) else 0.0
+    if bad:
+        return False
+    hits = 0.0
+    for i in range(min(window, x.size)):
+        hits += out[i]
+        out[i] = hits if i + 1 >= min_periods else np.nan
+    for i in range(window, x.size):  # full windows (min_periods ≤ window): a select, no branch on the leaving flag
+        hits += out[i] - (1.0 if (y[i - window] > above) & (not x[i - window] >= below) else 0.0)
+        out[i] = hits
+    return True
 
 
 # --- the op table: calls over one group's x, y, out and the parameters p (see _ops) -------------------------
@@ -355,7 +382,7 @@ def event_count_1d(
 _SUM = "rolling_sum_1d(x, int(p[0]), int(p[1]), p[2] != 0.0, out)"  # p[2]: 1 for the mean, 0 for the sum
 _SUM_PAIR = "rolling_sum_pair(x, x2, int(p[0]), int(p[1]), p[2] != 0.0, out, out2)"
 _EXTREME = "rolling_extreme_1d(x, int(p[0]), int(p[1]), p[2], out)"  # p[2]: 1 for the max, -1 for the min
-_EVENTS = "event_count_1d(x, y, int(p[0]), int(p[1]), p[2], p[3] != 0.0, out)"  # p[2]: level, p[3]: freeze-thaw
+_EVENTS = "event_count_1d(x, y, int(p[0]), int(p[1]), p[2], p[3], out)"  # p[2], p[3]: above, below
 _ROLLING = (WINDOW, MIN_PERIODS_WINDOW)
 
 
@@ -363,6 +390,15 @@ def _rolling_doc(what: str) -> str:
     return (
         f"Rolling {what} of the valid values in the last ``window`` periods (``min_periods`` defaults to ``window``)."
     )
+
+
+def _rolling(name: str, call: str, flag: float, what: str, pair: str | None = None) -> Op:
+    """A rolling op over (``window``, ``min_periods``) whose call reads ``flag`` as ``p[2]``."""
+
+    def pack(window: int, min_periods: int) -> tuple[float, float, float]:
+        return window, min_periods, flag
+
+    return Op(name, call, _ROLLING, pack=pack, doc=_rolling_doc(what), pair=pair)
 
 
 OPS = OpTable(
@@ -374,42 +410,16 @@ OPS = OpTable(
             (Param("k", "int", 1, at_least_one, "lag, periods, >= 1", examples=(3,)),),
             doc="``x[t − k]`` within each series (NaN for the first ``k`` periods); NaN propagates.",
         ),
-        Op(
-            "rolling_sum",
-            _SUM,
-            _ROLLING,
-            pack=lambda window, min_periods: (window, min_periods, 0.0),
-            doc=_rolling_doc("sum"),
-            pair=_SUM_PAIR,
-        ),
-        Op(
-            "rolling_mean",
-            _SUM,
-            _ROLLING,
-            pack=lambda window, min_periods: (window, min_periods, 1.0),
-            doc=_rolling_doc("mean"),
-            pair=_SUM_PAIR,
-        ),
+        _rolling("rolling_sum", _SUM, 0.0, "sum", _SUM_PAIR),
+        _rolling("rolling_mean", _SUM, 1.0, "mean", _SUM_PAIR),
         Op(
             "rolling_std",
             "rolling_std_1d(x, int(p[0]), int(p[1]), out)",
             _ROLLING,
             doc=_rolling_doc("sample standard deviation (ddof 1)") + " NaN with fewer than 2 valid values.",
         ),
-        Op(
-            "rolling_min",
-            _EXTREME,
-            _ROLLING,
-            pack=lambda window, min_periods: (window, min_periods, -1.0),
-            doc=_rolling_doc("minimum"),
-        ),
-        Op(
-            "rolling_max",
-            _EXTREME,
-            _ROLLING,
-            pack=lambda window, min_periods: (window, min_periods, 1.0),
-            doc=_rolling_doc("maximum"),
-        ),
+        _rolling("rolling_min", _EXTREME, -1.0, "minimum"),
+        _rolling("rolling_max", _EXTREME, 1.0, "maximum"),
         Op(
             "burst_count",
             _EVENTS,
@@ -418,7 +428,7 @@ OPS = OpTable(
                 Param("level", "float", 0.0, doc="a burst period has s > level (strict)", examples=(5.0,)),
                 MIN_PERIODS_ONE,
             ),
-            pack=lambda window, level, min_periods: (window, min_periods, level, 0.0),
+            pack=lambda window, level, min_periods: (window, min_periods, level, math.nan),
             doc="Periods in the last ``window`` with ``s > level``; NaN below ``min_periods`` valid periods.",
         ),
         Op(
@@ -426,7 +436,7 @@ OPS = OpTable(
             _EVENTS,
             (WINDOW, MIN_PERIODS_ONE),
             inputs=("t_min", "t_max"),
-            pack=lambda window, min_periods: (window, min_periods, 0.0, 1.0),
+            pack=lambda window, min_periods: (window, min_periods, 0.0, 0.0),
             doc="Periods in the last ``window`` with ``t_min < 0 < t_max`` (°C); NaN below ``min_periods`` valid "
             "periods.",
         ),
