@@ -123,3 +123,30 @@ def test_the_closed_form_forecast_is_statsmodels_kalman_filter(trailing_gap: int
             ci = np.asarray(sm.conf_int(alpha=1 - lv / 100)) * s
             np.testing.assert_allclose(got.lower[lv], ci[:, 0], rtol=1e-10, atol=1e-10)
             np.testing.assert_allclose(got.upper[lv], ci[:, 1], rtol=1e-10, atol=1e-10)
+
+
+@pytest.mark.parametrize("columns", ["none", "plain", "zero_first", "ones_last"])
+def test_parameter_names_are_statsmodels(columns: str) -> None:
+    """The exact path names its parameters without building a SARIMAX when every regressor varies, and asks
+    statsmodels otherwise: the names are statsmodels' own either way (and a constant beside the intercept is
+    refused as statsmodels refuses it)."""
+    from forecast.models.statespace import sarimax_ar1_names
+
+    y, X = _series(10, gaps=False)
+    X = {
+        "none": None,
+        "plain": X[:, :2],
+        "zero_first": np.column_stack([np.zeros(y.size), X[:, :2]]),
+        "ones_last": np.column_stack([X[:, :2], np.ones(y.size)]),
+    }[columns]
+    assert (sarimax_ar1_names(X, intercept=True) is None) == (columns in ("zero_first", "ones_last"))
+    for trend in ("c", "n"):
+        try:
+            want = SARIMAX(y, exog=X, order=(1, 0, 0), trend=trend).param_names
+        except ValueError:
+            assert columns == "ones_last" and trend == "c"
+            with pytest.raises(ValueError, match="constant"):
+                Sarimax(order=(1, 0, 0), trend=trend).fit(y, X)
+            continue
+        assert sarimax_ar1_names(X, intercept=trend == "c") in (None, want)
+        assert list(Sarimax(order=(1, 0, 0), trend=trend).fit(y, X).params_) == want

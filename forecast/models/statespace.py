@@ -122,6 +122,20 @@ def y_scale(y: np.ndarray) -> float:
     return spread if np.isfinite(spread) and spread > 0 else 1.0
 
 
+def sarimax_ar1_names(X: np.ndarray | None, *, intercept: bool) -> list[str] | None:
+    """statsmodels' parameter names of ``SARIMAX(y, exog=X, order=(1, 0, 0))`` without building the model (nor
+    importing statsmodels, a second or two in a fresh worker) when every regressor varies: ``intercept``, ``x1``…,
+    ``ar.L1``, ``sigma2``. None when a column is constant: statsmodels then names it ``const``, or refuses it beside
+    an intercept, and only the model itself says which (``tests/test_ar1_regression.py``)."""
+    regressors: list[str] = []
+    if X is not None:
+        x = np.asarray(X, dtype=np.float64).reshape(X.shape[0], -1)
+        if x.shape[0] and not (x.max(axis=0) > x.min(axis=0)).all():
+            return None
+        regressors = [f"x{i}" for i in range(1, x.shape[1] + 1)]
+    return [*(["intercept"] if intercept else []), *regressors, "ar.L1", "sigma2"]
+
+
 def unscale_params(params: dict[str, float], scale: float) -> dict[str, float]:
     """SARIMAX parameters of ``y / scale`` → those of ``y``: AR and MA coefficients are scale-free, ``sigma2``
     scales with ``scale²``, and every other term (intercept, drift, trend, regressor coefficients) with ``scale``."""
@@ -194,7 +208,9 @@ class Sarimax(Forecaster):
 
         fit = fit_ar1_regression(ys, X, intercept=self.config.resolved_trend == "c")
         self.order_, self.seasonal_order_ = orders
-        names = self._sarimax(ys, X, orders).param_names
+        names = sarimax_ar1_names(X, intercept=self.config.resolved_trend == "c")
+        if names is None:  # a constant regressor: statsmodels' own naming (or its refusal beside an intercept)
+            names = self._sarimax(ys, X, orders).param_names
         self.params_ = unscale_params(dict(zip(names, self._ar1_params(fit).tolist(), strict=True)), self.scale_)
         self._sm_result = None
         self._history = (ys, X)
