@@ -39,6 +39,7 @@ from typing import Any
 
 import numpy as np
 
+from features.indicators.kernels._buffers import release_buffers
 from features.indicators.kernels._jit import NUMBA_ENABLED
 from features.indicators.kernels._run import (
     N_PARAMS,
@@ -73,6 +74,7 @@ __all__ = [
     "ewm_alpha",
     "nan_free",
     "parallel_map",
+    "release_buffers",
     "run_op",
     "set_threads",
     "start_warmup",

@@ -31,6 +31,7 @@ from typing import TypeVar
 
 import numpy as np
 
+from features.indicators.kernels import _buffers
 from features.indicators.kernels._jit import NUMBA_ENABLED
 
 Driver = Callable[..., bool]
@@ -80,7 +81,7 @@ def run(driver: Driver, op: int, x: np.ndarray, y: np.ndarray | None, indptr: np
     if y is not None and y.dtype != x.dtype:
         x, y = x.astype(np.float64), y.astype(np.float64)
     dtype = x.dtype
-    out = np.empty(x.size, dtype=dtype)
+    out = _buffers.empty(x.size, dtype)  # a reused block for a large result (see _buffers)
     if x.size == 0:
         return out
     if len(params) > N_PARAMS:
