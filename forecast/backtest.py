@@ -19,11 +19,14 @@ Refitting every k windows
 
 from __future__ import annotations
 
+import contextlib
+import itertools
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
+import numpy as np
 import polars as pl
 
 from features.contract import CUTOFF, DS, ID, MODEL, Y
@@ -34,7 +37,9 @@ from forecast.models.base import Forecaster
 from forecast.parallel.by_series import by_series
 from forecast.settings import BacktestPlan, ForecastSettings
 
-_ROW, _LEN = "_bt_row", "_bt_len"
+_SOURCE = "backtest input"
+CHECK_ROWS = 1 << 18
+"""Rows of input checked at once (in whole series; see :func:`_check_frame`)."""
 
 
 class BacktestPlanError(ValueError):
@@ -104,7 +109,7 @@ def backtest(
     :class:`BacktestPlanError` lists all the short series.
     """
     provider = exog_provider if exog_provider is not None else LastValueProvider()
-    _Walk.start(df, settings)  # the plan is checked on every series here, before any work is shipped
+    _Walk.start(df, settings)  # the frame and the plan are checked on every series here, before any work is shipped
     parts = by_series(df, _backtest_part, models, settings, provider, stage="backtest", progress=progress)
     return parts[0] if len(parts) == 1 else pl.concat(parts, how="vertical").rechunk()
 
@@ -119,9 +124,9 @@ def _backtest_part(
 ) -> pl.DataFrame:
     """:func:`backtest` of the series of ``df`` in one pass (one chunk of :mod:`forecast.parallel`)."""
     exog = list(settings.exog)
-    walk = _Walk.start(df, settings)
+    walk = _Walk.start(df, settings, checked=True)
     parts = []
-    state: dict[str, dict[str, Forecaster]] = {}  # series → model name → model fitted at the last refit
+    state = walk.new_state()
     for train, test, cutoffs, refit in walk.windows():
         future_exog = provider.future(train.select(ID, DS, *exog), test.select(ID, DS), exog) if exog else None
         fc = forecast_frame_with_state(
@@ -167,9 +172,9 @@ def _paths_part(
 ) -> list[pl.DataFrame]:
     """:func:`backtest_paths` of the series of ``df`` in one pass (one chunk of :mod:`forecast.parallel`)."""
     exog = list(settings.exog)
-    walk = _Walk.start(df, settings)
+    walk = _Walk.start(df, settings, checked=True)
     parts: list[list[pl.DataFrame]] = []
-    state: dict[str, dict[str, Forecaster]] = {}
+    state = walk.new_state()
     for train, test, cutoffs, refit in walk.windows():
         fx = list(futures(train.select(ID, DS, *exog), test.select(ID, DS))) if exog else [None]
         if parts and len(fx) != len(parts):
@@ -186,41 +191,52 @@ def _paths_part(
 
 @dataclass(frozen=True)
 class _Walk:
-    """The rolling origin over a frame: each window's training rows, test rows and cutoffs (module docstring)."""
+    """The rolling origin over a frame: each window's training rows, test rows and cutoffs (module docstring).
 
-    indexed: pl.DataFrame
-    lengths: pl.DataFrame
+    The rows of a series are one contiguous block (:func:`~forecast.frames.check_frame`), so a window's rows are
+    found from each block's offset and length alone, with no grouping by the string ids (whose hash tables hold
+    tens of bytes per row of the frame while they are built).
+    """
+
+    frame: pl.DataFrame  # the input's columns the walk uses, rows as given
+    lengths: pl.DataFrame  # unique_id, len: one row per series, in frame order
     plan: BacktestPlan
-    cols: list[str]
 
     @classmethod
-    def start(cls, df: pl.DataFrame, settings: ForecastSettings) -> _Walk:
+    def start(cls, df: pl.DataFrame, settings: ForecastSettings, *, checked: bool = False) -> _Walk:
+        """The walk over ``df``; the frame and the plan are checked unless ``checked`` (a part of a checked frame)."""
         plan = settings.backtest
         if plan is None:
             raise ValueError("backtest: settings.backtest is None; give a BacktestPlan")
         exog = list(settings.exog)
-        check_frame(df, settings.freq, exog, source="backtest input")
-        min_train = plan.input_size if plan.input_size is not None else settings.season_length + 1
-        need = plan.required_length(min_train)
-        lengths = df.group_by(ID, maintain_order=True).len()
-        _check_lengths(lengths, plan, min_train, need)
-        cols = [ID, DS, Y, *exog]
-        indexed = df.select(cols).with_columns(
-            pl.int_range(pl.len()).over(ID).alias(_ROW), pl.len().over(ID).alias(_LEN)
-        )
-        return cls(indexed, lengths, plan, cols)
+        if not checked:
+            _check_frame(df, settings.freq, exog)
+        # contiguous blocks (checked above): the run lengths of the ids are the series and their lengths
+        runs = df.select(pl.col(ID).rle()).unnest(ID)
+        lengths = runs.select(pl.col("value").alias(ID), pl.col("len"))
+        if not checked:
+            min_train = plan.input_size if plan.input_size is not None else settings.season_length + 1
+            _check_lengths(lengths, plan, min_train, plan.required_length(min_train))
+        return cls(df.select(ID, DS, Y, *exog), lengths, plan)
+
+    def new_state(self) -> dict[str, dict[str, Forecaster]] | None:
+        """A store for the fitted models (series → model name → model fitted at the last refit), or ``None`` when
+        every window refits: a store nothing reads would hold every fitted model of the part until its end."""
+        plan = self.plan
+        return {} if plan.refit_every > 1 and plan.n_windows > 1 else None
 
     def windows(self) -> Iterator[tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame, bool]]:
         """``(train, test, cutoffs, refit)`` of every window, oldest first."""
         h, n_windows, step, input_size = self.plan.h, self.plan.n_windows, self.plan.stride, self.plan.input_size
+        n = self.lengths.get_column("len").to_numpy().astype(np.int64)
+        first = np.cumsum(n) - n  # each series' first row in the frame
+        ids = self.lengths.get_column(ID)
         for w in range(n_windows):
-            end = pl.col(_LEN) - h - step * (n_windows - 1 - w)  # same arithmetic as backtest_schedule
-            in_train = pl.col(_ROW) < end
-            if input_size is not None:
-                in_train = in_train & (pl.col(_ROW) >= end - input_size)
-            train = self.indexed.filter(in_train).select(self.cols)
-            test = self.indexed.filter((pl.col(_ROW) >= end) & (pl.col(_ROW) < end + h)).select(ID, DS, Y)
-            cutoffs = train.group_by(ID).agg(pl.col(DS).last().alias(CUTOFF))
+            end = n - h - step * (n_windows - 1 - w)  # rows [.., end) of each series are history (as the schedule)
+            start = np.zeros_like(end) if input_size is None else np.maximum(end - input_size, 0)
+            train = self.frame.filter(_rows(n, start, end))
+            test = self.frame.filter(_rows(n, end, end + h)).select(ID, DS, Y)
+            cutoffs = pl.DataFrame([ids, self.frame.get_column(DS).gather(first + end - 1).alias(CUTOFF)])
             yield train, test, cutoffs, w % self.plan.refit_every == 0
 
     @staticmethod
@@ -241,6 +257,32 @@ class _Walk:
             .sort("_s", CUTOFF, maintain_order=True)
             .drop("_s")
         )
+
+
+def _check_frame(df: pl.DataFrame, freq: str, exog: list[str]) -> None:
+    """:func:`~forecast.frames.check_frame` of the backtest input, in blocks of whole series of about
+    :data:`CHECK_ROWS` rows when the series are contiguous blocks: its group-wise checks by the string ids hold
+    tens of bytes per row checked at once, so the whole frame at once would be the peak of a large backtest. The
+    outcome is that of one call: the checks are per series, and on any failure the whole frame is checked again
+    to raise the error ``check_frame`` raises (naming every offending series)."""
+    with contextlib.suppress(ValueError, pl.exceptions.PolarsError):  # any doubt: the whole frame below
+        if df.height > CHECK_ROWS:
+            runs = df.select(pl.col(ID).rle()).unnest(ID)
+            if runs.height == runs.get_column("value").n_unique():  # contiguous, else check_frame says so
+                n = runs.get_column("len").to_numpy().astype(np.int64)
+                first = np.cumsum(n) - n
+                cuts = first[np.flatnonzero(np.diff(first // CHECK_ROWS)) + 1].tolist()
+                for a, b in itertools.pairwise([0, *cuts, df.height]):
+                    check_frame(df.slice(a, b - a), freq, exog, source=_SOURCE)
+                return
+    check_frame(df, freq, exog, source=_SOURCE)
+
+
+def _rows(n: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> pl.Series:
+    """A row mask of a frame of contiguous series of lengths ``n``: rows ``[lo, hi)`` of each series (0 ≤ lo ≤ hi
+    ≤ n), as one byte per row built by ``np.repeat`` (no per-row index columns)."""
+    counts = np.column_stack([lo, hi - lo, n - hi]).ravel()
+    return pl.Series(np.repeat(np.tile(np.array([False, True, False]), n.size), counts))
 
 
 def _check_lengths(lengths: pl.DataFrame, plan: BacktestPlan, min_train: int, need: int) -> None:

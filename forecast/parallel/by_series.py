@@ -12,7 +12,9 @@ With an executor:
 
 - **Chunks.** The series, in the frame's order, are cut into chunks of ``chunk_size`` series (default
   ``⌈n / (4 · workers)⌉``: four chunks per worker amortise what a chunk costs to ship and start, and still balance
-  the load when series differ in length). A single chunk runs in this process whatever the executor.
+  the load when series differ in length). A single chunk runs in this process whatever the executor. When each
+  series' rows are one contiguous block (as every forecasting input is), a chunk is a slice of the frame, which
+  copies nothing; otherwise the rows of a chunk's series are gathered, in frame order.
 - **Failures.** When a chunk raises, it is computed again series by series in the same worker; a series that
   still raises is left out of the results and recorded as a :class:`SeriesFailure` (``failures`` of the context
   the job reads: its log and manifest name the series, the stage and the error). The other series of the chunk
@@ -21,6 +23,7 @@ With an executor:
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -28,6 +31,7 @@ from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypeVar
 
+import numpy as np
 import polars as pl
 
 from features.contract import ID
@@ -100,23 +104,22 @@ def by_series(
     run = current_run()
     if run is None:
         return [fn(df, *args, progress=progress)]
-    ids = df.get_column(ID).unique(maintain_order=True).to_list()
-    size = run.size(len(ids))
-    if len(ids) <= size:
+    runs = df.select(pl.col(ID).rle()).unnest(ID)  # blocks of consecutive rows of one series: len, value
+    contiguous = runs.height == runs.get_column("value").n_unique()
+    n_series = runs.height if contiguous else df.get_column(ID).n_unique()
+    size = run.size(n_series)
+    if n_series <= size:
         results, failures = _chunk(df, fn, args, stage, progress)
         run.failures.extend(failures)
         return results
-    order = {uid: i // size for i, uid in enumerate(ids)}
-    chunk_of = df.get_column(ID).replace_strict(order, return_dtype=pl.Int64)
-    tagged = df.with_columns(chunk_of.alias("_chunk"))
-    chunks = [part.drop("_chunk") for part in tagged.partition_by("_chunk", maintain_order=True)]
-    sizes = [part.get_column(ID).n_unique() for part in chunks]
+    chunks = _slices(df, runs.get_column("len").to_numpy(), size) if contiguous else _gathered(df, size)
+    sizes = [min(size, n_series - i * size) for i in range(len(chunks))]
     done = [0]
 
     def finished(i: int) -> None:
         done[0] += sizes[i]
         if progress is not None:
-            progress(done[0], len(ids))
+            progress(done[0], n_series)
 
     outcomes = run.executor.map(_chunk, chunks, fn, args, stage, None, done=finished)
     results: list[T] = []
@@ -124,6 +127,22 @@ def by_series(
         results.extend(part_results)
         run.failures.extend(failures)
     return results
+
+
+def _slices(df: pl.DataFrame, lengths: np.ndarray, size: int) -> list[pl.DataFrame]:
+    """Chunks of ``size`` series of a frame whose series are contiguous blocks of ``lengths`` rows: slices."""
+    bounds = np.concatenate([[0], np.cumsum(lengths, dtype=np.int64)])[::size].tolist()
+    bounds = [*bounds, df.height] if bounds[-1] != df.height else bounds
+    return [df.slice(a, b - a) for a, b in itertools.pairwise(bounds)]
+
+
+def _gathered(df: pl.DataFrame, size: int) -> list[pl.DataFrame]:
+    """Chunks of ``size`` series, in order of first appearance, of a frame whose series are not contiguous."""
+    ids = df.get_column(ID).unique(maintain_order=True).to_list()
+    order = {uid: i // size for i, uid in enumerate(ids)}
+    chunk_of = df.get_column(ID).replace_strict(order, return_dtype=pl.Int64)
+    tagged = df.with_columns(chunk_of.alias("_chunk"))
+    return [part.drop("_chunk") for part in tagged.partition_by("_chunk", maintain_order=True)]
 
 
 def _chunk(
