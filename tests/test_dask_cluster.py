@@ -114,4 +114,5 @@ def test_a_job_on_a_dask_cluster_gives_the_serial_bytes_also_when_a_worker_is_ki
     watcher.join(30)
     assert len(killed) == 1 and cluster.workers[killed[0]].wait(30) == -signal.SIGKILL
     assert job.returncode == 0, job.stderr
+    assert "chunk(s) lost with a dask worker that died were computed again" in job.stdout  # data scattered to it
     assert parquet_bytes(workdir / "out-killed" / "demo" / "latest") == reference

@@ -168,6 +168,10 @@ def _in_order(futures: dict[Future[Any], int], n: int, done: Done | None) -> lis
     return results
 
 
+RESUBMITS = 3
+"""Times an item lost with a dead Dask worker is scattered and submitted again."""
+
+
 class DaskExecutor(Executor):
     """``dask.distributed``: a scheduler at ``address``, or a local cluster of ``workers`` process workers."""
 
@@ -184,6 +188,8 @@ class DaskExecutor(Executor):
         self._n = workers
         self._client: Any = None
         self._cluster: Any = None
+        self.resubmitted = 0
+        """Items computed again because their worker died (over every :meth:`map`)."""
 
     def _started(self) -> Any:
         if self._client is None:
@@ -211,22 +217,49 @@ class DaskExecutor(Executor):
         return max(1, sum(self._started().nthreads().values()))
 
     def map(self, fn: Callable[..., Any], items: Sequence[Any], *args: Any, done: Done | None = None) -> list[Any]:
+        """Each item is scattered straight to one worker (its data does not pass through the scheduler) and computed
+        there; what every item shares (models, settings, the input provider) goes to each worker once. A worker
+        that dies takes the items scattered to it with it: Dask cancels their tasks, and each is scattered and
+        submitted again (at most :data:`RESUBMITS` times), so the results are complete and in order. Results are
+        fetched as they finish, so a worker that dies later holds none that are still needed."""
         from distributed import as_completed
+        from distributed.client import FutureCancelledError
 
         client = self._started()
-        # what every item shares (models, settings, the input provider) goes to each worker once, not per item
         shared = [client.scatter(a, broadcast=True, hash=False) for a in args]
-        futures = [client.submit(fn, item, *shared, pure=False) for item in items]
-        index = {f.key: i for i, f in enumerate(futures)}
+        results: list[Any] = [None] * len(items)
+        tries = [0] * len(items)
+        live: dict[Any, tuple[int, Any]] = {}  # task future → (item index, its scattered data)
+
+        def submit(indices: list[int]) -> list[Any]:
+            data = client.scatter([items[i] for i in indices], hash=False)
+            futures = [client.submit(fn, d, *shared, pure=False) for d in data]
+            live.update((f, (i, d)) for f, i, d in zip(futures, indices, data, strict=True))
+            return futures
+
+        pending = as_completed(submit(list(range(len(items)))))
         try:
-            for fut in as_completed(futures):
-                fut.result()  # raises the item's error here
+            for fut in pending:
+                i, data = live.pop(fut)
+                try:
+                    results[i] = fut.result()  # raises the item's error here
+                except FutureCancelledError:  # its worker died with its data
+                    tries[i] += 1
+                    if tries[i] > RESUBMITS:
+                        raise
+                    self.resubmitted += 1
+                    pending.update(submit([i]))
+                    continue
+                finally:
+                    fut.release()
+                    data.release()
                 if done is not None:
-                    done(index[fut.key])
-            return client.gather(futures)
+                    done(i)
+            return results
         finally:
-            for fut in futures:
+            for fut, (_, data) in live.items():
                 fut.release()
+                data.release()
 
     def close(self) -> None:
         if self._client is not None:
