@@ -226,7 +226,7 @@ class DaskExecutor(Executor):
         from distributed.client import FutureCancelledError
 
         client = self._started()
-        shared = [client.scatter(a, broadcast=True, hash=False) for a in args]
+        shared = client.scatter(list(args), broadcast=True, hash=False) if args else []  # one round trip
         results: list[Any] = [None] * len(items)
         tries = [0] * len(items)
         live: dict[Any, tuple[int, Any]] = {}  # task future → (item index, its scattered data)
