@@ -20,10 +20,13 @@ the same 90 % seasonality test and multiplicative decomposition; its closest mat
 :func:`forecast.backtest.backtest` under ``use_executor`` on ``serial``, ``processes`` (2 workers) and ``dask`` (a
 local cluster of 2 single-threaded process workers); theirs ``StatsForecast(..., n_jobs=2).cross_validation``.
 
-Every configuration (size × engine) runs in a **fresh subprocess**, one after another in the order serial,
-processes, dask, statsforecast, so the ratios are side by side under the same load. In each: the data are read, the
-executor started and warmed up on 16 series (pool start, imports, numba caches: reported as ``startup_s``, not in
-the wall), then each model's backtest is timed (ETS first, then Theta; both scored only after both calls). A thread
+Every configuration (size × engine × model) runs in a **fresh subprocess**, one after another in the order serial,
+processes, dask, statsforecast (ETS, then Theta, for each), so the ratios are side by side under the same load. In
+each: the data are read, the executor started and warmed up on 16 series (pool start, imports, numba caches:
+reported as ``startup_s``, not in the wall), then the model's backtest is timed and scored. One process per model
+keeps a model's memory out of the next one's peak: run after ETS in the same Dask workers, Theta's peak carried
+what the ETS run left behind, which does not grow in proportion to the series (1,000 / 5,000 / 20,000 series: peaks
+904 / 1,060 / 1,407 MB after ETS, 700 / 780 / 1,078 MB alone; 2026-11-29). A thread
 polls the RSS of the whole process tree (this process, the fork server and its workers, Dask's nannies and workers,
 statsforecast's pool) every 50 ms: ``rss_peak_mb`` is the peak during the call, ``rss_idle_mb`` the tree just before
 it, and their difference per 1,000 series the memory that grows with the work. RSS sums count pages shared by forked
@@ -225,6 +228,7 @@ def _statsforecast(df: pl.DataFrame, warm: pl.DataFrame) -> dict[str, Any]:
     from statsforecast.models import AutoETS, Theta
 
     make = {"ets": lambda: AutoETS(model="ANA", season_length=M), "theta": lambda: Theta(season_length=M)}
+    make = {key: build for key, build in make.items() if key in MODELS}
     t0 = time.perf_counter()
     for build in make.values():  # numba compilation, not timed
         StatsForecast(models=[build()], freq="1d", n_jobs=1).cross_validation(df=warm, h=H, n_windows=N_WINDOWS)
@@ -256,8 +260,12 @@ def _statsforecast(df: pl.DataFrame, warm: pl.DataFrame) -> dict[str, Any]:
     return out
 
 
-def child_backtest(engine: str, data: Path, n: int, out: Path) -> None:
-    """One configuration: ``engine`` on the first ``n`` series of ``data``; results to ``out`` (JSON)."""
+def child_backtest(engine: str, data: Path, n: int, out: Path, model: str | None = None) -> None:
+    """One configuration: ``engine`` on the first ``n`` series of ``data``, for ``model`` (a key of :data:`MODELS`)
+    or every model; results to ``out`` (JSON)."""
+    global MODELS
+    if model is not None:
+        MODELS = {model: MODELS[model]}
     df = first_series(data, n)
     warm = df.filter(pl.col("unique_id") < "q00016")
     result = _statsforecast(df, warm) if engine == "statsforecast" else _ours(engine, df, warm)
@@ -299,10 +307,13 @@ def race(data: Path, sizes: tuple[int, ...], tmp: Path) -> list[dict[str, Any]]:
     """Every (size, engine) in a fresh subprocess, in order; one row per (size, engine, model)."""
     rows: list[dict[str, Any]] = []
     for n in sizes:
-        got = {}
+        got: dict[str, dict[str, Any]] = {}
         for engine in ENGINES:
             t0 = time.perf_counter()
-            got[engine] = _spawn(["--child", engine, "--data", str(data), "--n", str(n)], tmp, f"{engine}-{n}")
+            got[engine] = {}
+            for key in MODELS:  # one process per model: no model's leftovers in the next one's peak
+                args = ["--child", engine, "--model", key, "--data", str(data), "--n", str(n)]
+                got[engine].update(_spawn(args, tmp, f"{engine}-{key}-{n}"))
             print(f"  {n} series, {engine}: {time.perf_counter() - t0:.0f} s in all", flush=True)
         for key in MODELS:
             serial, sf = got["serial"][key]["wall_s"], got["statsforecast"][key]
@@ -443,12 +454,13 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--out", type=Path, default=None, help="write the results here (default: results/scale.json)")
     ap.add_argument("--child", choices=ENGINES, help=argparse.SUPPRESS)
     ap.add_argument("--child-ingest", choices=("read_parquet", "reader_path"), help=argparse.SUPPRESS)
+    ap.add_argument("--model", choices=tuple(MODELS), help=argparse.SUPPRESS)
     ap.add_argument("--data", type=Path, help=argparse.SUPPRESS)
     ap.add_argument("--n", type=int, help=argparse.SUPPRESS)
     ap.add_argument("--result", type=Path, help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     if args.child:
-        return child_backtest(args.child, args.data, args.n, args.result)
+        return child_backtest(args.child, args.data, args.n, args.result, args.model)
     if args.child_ingest:
         return child_ingest(args.child_ingest, args.data, args.result)
 
