@@ -32,7 +32,7 @@ import polars as pl
 from features.contract import CUTOFF, DS, ID, MODEL, Y
 from forecast.core import ModelLike, forecast_frame_paths, forecast_frame_with_state
 from forecast.exog import ExogProvider, LastValueProvider
-from forecast.frames import check_frame
+from forecast.frames import check_frame, id_runs
 from forecast.models.base import Forecaster
 from forecast.parallel.by_series import by_series
 from forecast.settings import BacktestPlan, ForecastSettings
@@ -209,10 +209,8 @@ class _Walk:
         if plan is None:
             raise ValueError("backtest: settings.backtest is None; give a BacktestPlan")
         exog = list(settings.exog)
-        if not checked:
-            _check_frame(df, settings.freq, exog)
-        # contiguous blocks (checked above): the run lengths of the ids are the series and their lengths
-        runs = df.select(pl.col(ID).rle()).unnest(ID)
+        # contiguous blocks (checked): the run lengths of the ids are the series and their lengths
+        runs = id_runs(df)[0] if checked else _check_frame(df, settings.freq, exog)
         lengths = runs.select(pl.col("value").alias(ID), pl.col("len"))
         if not checked:
             min_train = plan.input_size if plan.input_size is not None else settings.season_length + 1
@@ -259,23 +257,25 @@ class _Walk:
         )
 
 
-def _check_frame(df: pl.DataFrame, freq: str, exog: list[str]) -> None:
-    """:func:`~forecast.frames.check_frame` of the backtest input, in blocks of whole series of about
-    :data:`CHECK_ROWS` rows when the series are contiguous blocks: its group-wise checks by the string ids hold
-    tens of bytes per row checked at once, so the whole frame at once would be the peak of a large backtest. The
-    outcome is that of one call: the checks are per series, and on any failure the whole frame is checked again
-    to raise the error ``check_frame`` raises (naming every offending series)."""
+def _check_frame(df: pl.DataFrame, freq: str, exog: list[str]) -> pl.DataFrame:
+    """:func:`~forecast.frames.check_frame` of the backtest input; returns its id runs (:func:`~.frames.id_runs`).
+
+    Checked in blocks of whole series of about :data:`CHECK_ROWS` rows when the series are contiguous blocks: its
+    group-wise checks by the string ids hold tens of bytes per row checked at once, so the whole frame at once would
+    be the peak of a large backtest. The outcome is that of one call: the checks are per series, and on any failure
+    the whole frame is checked again to raise the error ``check_frame`` raises (naming every offending series)."""
+    runs = None
     with contextlib.suppress(ValueError, pl.exceptions.PolarsError):  # any doubt: the whole frame below
-        if df.height > CHECK_ROWS:
-            runs = df.select(pl.col(ID).rle()).unnest(ID)
-            if runs.height == runs.get_column("value").n_unique():  # contiguous, else check_frame says so
-                n = runs.get_column("len").to_numpy().astype(np.int64)
-                first = np.cumsum(n) - n
-                cuts = first[np.flatnonzero(np.diff(first // CHECK_ROWS)) + 1].tolist()
-                for a, b in itertools.pairwise([0, *cuts, df.height]):
-                    check_frame(df.slice(a, b - a), freq, exog, source=_SOURCE)
-                return
+        runs, contiguous = id_runs(df)
+        if contiguous and df.height > CHECK_ROWS:  # not contiguous: check_frame below says so
+            n = runs.get_column("len").to_numpy().astype(np.int64)
+            first = np.cumsum(n) - n
+            cuts = first[np.flatnonzero(np.diff(first // CHECK_ROWS)) + 1].tolist()
+            for a, b in itertools.pairwise([0, *cuts, df.height]):
+                check_frame(df.slice(a, b - a), freq, exog, source=_SOURCE)
+            return runs
     check_frame(df, freq, exog, source=_SOURCE)
+    return runs if runs is not None else id_runs(df)[0]
 
 
 def _rows(n: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> pl.Series:

@@ -45,6 +45,13 @@ def check_frame(df: pl.DataFrame, freq: str, exog: Sequence[str] = (), *, source
     return step
 
 
+def id_runs(df: pl.DataFrame) -> tuple[pl.DataFrame, bool]:
+    """The runs of equal consecutive ids of ``df`` in frame order (``value``: the id, ``len``: its rows), and whether
+    each series is one run (its rows one contiguous block, as :func:`check_frame` asks)."""
+    runs = df.select(pl.col(ID).rle()).unnest(ID)
+    return runs, runs.height == runs.get_column("value").n_unique()
+
+
 def _check_columns(df: pl.DataFrame, freq: str, exog: Sequence[str], source: str) -> None:
     missing = [c for c in (ID, DS, Y, *exog) if c not in df.columns]
     if missing:

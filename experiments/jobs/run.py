@@ -167,7 +167,7 @@ def run_job(
                 truth=truth,
                 hierarchy=hierarchy,
             )
-        if lost := getattr(pool, "resubmitted", 0):  # a Dask worker died with chunks: they were computed again
+        if lost := pool.resubmitted:  # a Dask worker died with chunks: they were computed again
             log.line(f"warning: {lost} chunk(s) lost with a dask worker that died were computed again")
         if hierarchy is not None:
             frames.history = modelled.frame

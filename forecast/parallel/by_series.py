@@ -35,6 +35,7 @@ import numpy as np
 import polars as pl
 
 from features.contract import ID
+from forecast.frames import id_runs
 
 if TYPE_CHECKING:
     from forecast.parallel.executors import Executor
@@ -104,8 +105,7 @@ def by_series(
     run = current_run()
     if run is None:
         return [fn(df, *args, progress=progress)]
-    runs = df.select(pl.col(ID).rle()).unnest(ID)  # blocks of consecutive rows of one series: len, value
-    contiguous = runs.height == runs.get_column("value").n_unique()
+    runs, contiguous = id_runs(df)
     n_series = runs.height if contiguous else df.get_column(ID).n_unique()
     size = run.size(n_series)
     if n_series <= size:

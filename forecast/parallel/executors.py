@@ -51,6 +51,8 @@ class Executor:
     """Maps a function over items, results in item order; a context manager that releases its workers."""
 
     name: ClassVar[str] = ""
+    resubmitted: int = 0
+    """Items computed again because the worker holding them died (over every :meth:`map`; only Dask loses any)."""
 
     @property
     def workers(self) -> int:
@@ -189,7 +191,6 @@ class DaskExecutor(Executor):
         self._client: Any = None
         self._cluster: Any = None
         self.resubmitted = 0
-        """Items computed again because their worker died (over every :meth:`map`)."""
 
     def _started(self) -> Any:
         if self._client is None:
