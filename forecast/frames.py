@@ -24,12 +24,12 @@ def check_frame(df: pl.DataFrame, freq: str, exog: Sequence[str] = (), *, source
         raise ValueError(f"freq: expected one of {', '.join(FREQ_STEPS)}, got {freq!r}")
     _check_columns(df, freq, exog, source)
     step = FREQ_STEPS[freq]
-    blocks = df.select(pl.col(ID).rle_id().max() + 1).item()
-    if blocks != df[ID].n_unique():
+    if not id_runs(df)[1]:
         raise DataError(source, "rows of a series are not contiguous", column=ID, expected="sorted by (unique_id, ds)")
+    # series are contiguous blocks, so a row and the one before it belong to one series exactly when their ids are
+    # equal: the step between them is checked with no grouping by the string ids (a hash table per call)
     bad = (
-        df.select(ID, pl.col(DS).diff().over(ID).alias("_d"))
-        .filter(pl.col("_d").is_not_null() & (pl.col("_d") != step))
+        df.filter((pl.col(ID) == pl.col(ID).shift()) & (pl.col(DS).diff() != step))
         .get_column(ID)
         .unique(maintain_order=True)
         .to_list()
