@@ -53,6 +53,31 @@ def test_by_series_keeps_the_order_and_records_the_failing_series(kind: str, chu
     assert run.failures == [SeriesFailure("lviv", "backtest", "ValueError: no data for lviv")]
 
 
+def _worker_settings(_: int) -> tuple[bool, str]:
+    import dask
+
+    return dask.config.get("distributed.worker.profile.enabled"), dask.config.get(
+        "distributed.worker.memory.monitor-interval"
+    )
+
+
+def test_dask_keeps_the_order_over_its_two_waves_and_runs_its_local_workers_without_the_profiler() -> None:
+    """Dask sends a first chunk per worker, then the rest: the results are still in series order with the failing
+    series recorded; its chunks are bigger (2 per worker, not 4); the local cluster's workers run without Dask's
+    statistical profiler and check their memory every second."""
+    pytest.importorskip("distributed")
+    with make_executor("dask", workers=2) as ex:
+        with use_executor(ex, chunk_size=1) as run:  # 7 chunks: 2 in the first wave, 5 in the second
+            parts = by_series(FRAME, _ids_unless_lviv, stage="backtest")
+        assert [u for part in parts for u in part] == ["a", "b", "c", "d", "e", "f"]
+        assert run.failures == [SeriesFailure("lviv", "backtest", "ValueError: no data for lviv")]
+        with use_executor(ex) as run:
+            assert run.size(1000) == 250
+            assert ex.map(_worker_settings, [0, 1]) == [(False, "1s"), (False, "1s")]
+    with make_executor("processes", workers=2) as ex, use_executor(ex) as run:
+        assert run.size(1000) == 125
+
+
 def test_without_an_executor_an_error_propagates() -> None:
     with pytest.raises(ValueError, match="no data for lviv"):
         by_series(FRAME, _ids_unless_lviv, stage="backtest")

@@ -11,10 +11,11 @@ runs in this process in one pass and an error propagates, as a plain library cal
 With an executor:
 
 - **Chunks.** The series, in the frame's order, are cut into chunks of ``chunk_size`` series (default
-  ``⌈n / (4 · workers)⌉``: four chunks per worker amortise what a chunk costs to ship and start, and still balance
-  the load when series differ in length). A single chunk runs in this process whatever the executor. When each
-  series' rows are one contiguous block (as every forecasting input is), a chunk is a slice of the frame, which
-  copies nothing; otherwise the rows of a chunk's series are gathered, in frame order.
+  ``⌈n / (k · workers)⌉`` with ``k`` the executor's ``chunks_per_worker``: 4 for local processes, 2 for Dask, whose
+  tasks cost about ten times as much to ship and start; enough chunks to balance the load when series differ in
+  length, few enough that their cost stays small against the work). A single chunk runs in this process whatever
+  the executor. When each series' rows are one contiguous block (as every forecasting input is), a chunk is a
+  slice of the frame, which copies nothing; otherwise the rows of a chunk's series are gathered, in frame order.
 - **Failures.** When a chunk raises, it is computed again series by series in the same worker; a series that
   still raises is left out of the results and recorded as a :class:`SeriesFailure` (``failures`` of the context
   the job reads: its log and manifest name the series, the stage and the error). The other series of the chunk
@@ -41,7 +42,6 @@ if TYPE_CHECKING:
     from forecast.parallel.executors import Executor
 
 T = TypeVar("T")
-CHUNKS_PER_WORKER = 4
 MAX_REASON = 300
 
 
@@ -66,7 +66,8 @@ class ParallelRun:
         """Series per chunk for ``n_series`` series."""
         if self.chunk_size is not None:
             return self.chunk_size
-        return max(1, math.ceil(n_series / (CHUNKS_PER_WORKER * self.executor.workers)))
+        per_worker = self.executor.chunks_per_worker
+        return max(1, math.ceil(n_series / (per_worker * self.executor.workers)))
 
 
 _current: ContextVar[ParallelRun | None] = ContextVar("gridcast_parallel_run", default=None)
