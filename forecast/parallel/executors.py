@@ -13,9 +13,9 @@ and the results are put back together in item order (tests/test_executors.py che
   The pool lives as long as the executor (``with``).
 - :class:`DaskExecutor` (``dask``): ``dask.distributed`` — a running scheduler at ``address``
   (``tcp://host:8786``; the project installed on every worker, the data on storage every worker reads), or a local
-  cluster of ``workers`` single-threaded process workers when no address is given. Dask ships the items, retries
-  an item whose worker died (``distributed.scheduler.allowed-failures``) and gathers the results; its nannies start
-  workers with one BLAS thread.
+  cluster of ``workers`` single-threaded process workers when no address is given (:data:`LOCAL_CLUSTER_CONFIG`).
+  Each item is scattered to a worker and computed there; an item lost with a worker that died is scattered and
+  submitted again (:meth:`DaskExecutor.map`). Its nannies start workers with one BLAS thread.
 
 Per-model time limits (:mod:`forecast.timeout`) use ``SIGALRM`` and work in this process and in process workers
 (items run in their main thread); Dask runs items in a worker thread, where no limit can be set: the engine logs
