@@ -288,6 +288,7 @@ def scale_rows(results: Path) -> list[Row]:
             f"{r['series_per_s']:.1f} series/s{up}, MASE {r['mase']:.4f} "
             f"({100 * r['mase_rel_diff_vs_statsforecast']:+.1f} %), peak RSS {r['rss_peak_mb']:.0f} MB"
             + (f", CPU {r['cpu_ms_per_series']:.1f} ms/series" if "cpu_ms_per_series" in r else "")
+            + (f", median over {len(r['round_walls_s'])} rounds" if len(r.get("round_walls_s", ())) > 1 else "")
         )
         is_sf = r["engine"] == "statsforecast"
         sf_rate = r["n_series"] / (r["wall_s"] / r["wall_ratio_vs_statsforecast"])
