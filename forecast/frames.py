@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import timedelta
 
+import numpy as np
 import polars as pl
 
 from features.contract import DAILY, DS, FREQ_STEPS, ID, Y
@@ -78,14 +79,22 @@ def _check_columns(df: pl.DataFrame, freq: str, exog: Sequence[str], source: str
 
 def future_grid(df: pl.DataFrame, h: int, freq: str) -> pl.DataFrame:
     """The next ``h`` periods after each series' last ``ds``: columns ``unique_id``, ``ds``, in series order."""
-    last = df.group_by(ID, maintain_order=True).agg(pl.col(DS).last().alias("_last"))
     delta = pl.duration(days=pl.col("_step")) if freq == DAILY else pl.duration(hours=pl.col("_step"))
-    return (
-        last.with_columns(pl.int_range(1, h + 1, dtype=pl.Int64).implode().alias("_step"))
-        .explode("_step")
-        .with_columns((pl.col("_last") + delta).cast(df.schema[DS]).alias(DS))
-        .select(ID, DS)
-    )
+    runs, contiguous = id_runs(df)
+    if not contiguous:
+        last = df.group_by(ID, maintain_order=True).agg(pl.col(DS).last().alias("_last"))
+        steps = last.with_columns(pl.int_range(1, h + 1, dtype=pl.Int64).implode().alias("_step")).explode("_step")
+    else:  # each series' last row ends its run: gathered, with no grouping by the ids (a chunk's fixed cost)
+        block = np.repeat(np.arange(runs.height), h)
+        last_row = np.cumsum(runs.get_column("len").to_numpy(), dtype=np.int64) - 1
+        steps = pl.DataFrame(
+            {
+                ID: runs.get_column("value").gather(block),
+                "_last": df.get_column(DS).gather(last_row[block]),
+                "_step": np.tile(np.arange(1, h + 1, dtype=np.int64), runs.height),
+            }
+        )
+    return steps.select(ID, (pl.col("_last") + delta).cast(df.schema[DS]).alias(DS))
 
 
 def future_inputs(future_exog: pl.DataFrame | None, grid: pl.DataFrame, exog: list[str]) -> pl.DataFrame:

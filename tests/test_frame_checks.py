@@ -1,5 +1,5 @@
-"""``check_frame`` finds the series whose dates are off the grid from neighbouring rows (no grouping by the ids):
-the same series, in the same order, as the per-series differences a grouping gives, on any frame."""
+"""``check_frame`` finds the series whose dates are off the grid, and ``future_grid`` each series' last date, from
+neighbouring rows and id runs (no grouping by the ids): the same as a grouping gives, on any frame."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from features.errors import DataError
-from forecast.frames import check_frame
+from forecast.frames import check_frame, future_grid
 
 START = dt.date(2025, 11, 1)
 STEPS = st.sampled_from([1, 1, 1, 1, 0, 2, -1, 3])  # days from a row to the next: mostly on the grid
@@ -57,3 +57,22 @@ def test_a_series_split_in_two_blocks_is_not_contiguous_even_when_its_dates_foll
     df = pl.DataFrame({"unique_id": ["a", "a", "b", "a"], "ds": [days[0], days[1], days[0], days[2]], "y": 1.0})
     with pytest.raises(DataError, match="not contiguous"):
         check_frame(df, "1d")
+
+
+def grid_by_grouping(df: pl.DataFrame, h: int, step: dt.timedelta) -> pl.DataFrame:
+    """The reference: the ``h`` periods after each series' last row, series in order of first appearance."""
+    last = df.group_by("unique_id", maintain_order=True).agg(pl.col("ds").last())
+    rows = [(uid, day + k * step) for uid, day in last.iter_rows() for k in range(1, h + 1)]
+    return pl.DataFrame(rows, schema={"unique_id": pl.String, "ds": df.schema["ds"]}, orient="row")
+
+
+@given(frames(), st.integers(1, 5), st.booleans(), st.booleans())
+def test_the_future_grid_follows_each_series_last_row(df: pl.DataFrame, h: int, hourly: bool, shuffled: bool) -> None:
+    if hourly:  # the contract's hourly stamps: Datetime in UTC
+        df = df.with_columns(pl.col("ds").cast(pl.Datetime("us", "UTC")) + pl.duration(hours=pl.int_range(pl.len())))
+    if shuffled:  # series no longer contiguous: the grouping path
+        df = df.sample(fraction=1.0, shuffle=True, seed=3)
+    step = dt.timedelta(hours=1) if hourly else dt.timedelta(days=1)
+    got = future_grid(df, h, "1h" if hourly else "1d")
+    assert got.equals(grid_by_grouping(df, h, step))
+    assert got.schema["ds"] == df.schema["ds"]
