@@ -205,7 +205,6 @@ class DaskExecutor(Executor):
         self._n = workers
         self._client: Any = None
         self._cluster: Any = None
-        self.resubmitted = 0
 
     def _started(self) -> Any:
         if self._client is None:
@@ -229,7 +228,7 @@ class DaskExecutor(Executor):
 
     @property
     def workers(self) -> int:
-        if self._client is None and self.address is None:
+        if self.address is None:  # a local cluster of that many single-threaded workers: no round trip to ask
             return self._n or available_cores()
         # threads, not workers, are what run items at once; and some distributed releases list at most 5 workers
         # in scheduler_info()
